@@ -1,0 +1,75 @@
+//! The process, minus `exit`: parse, configure, run a command, report.
+//! `main` calls [`run`] and exits with what it returns, the only exit point
+//! (as in ripgrep's `main.rs`).
+
+use std::ffi::OsString;
+
+use clap::Parser;
+use tracing::{error, info};
+
+use crate::cli::{Cli, Command};
+use crate::commands;
+use crate::config::{Config, RawEnv};
+use crate::error::{exit, Error};
+use crate::signal::Interrupt;
+use crate::termination;
+
+/// Runs schemagate with these arguments and this environment; returns the
+/// exit code.
+pub fn run(args: Vec<OsString>, env: RawEnv) -> i32 {
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { exit::CONFIG } else { exit::OK };
+        }
+    };
+    let config = match Config::from_sources(&env, &cli.flags) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("schemagate: {e}");
+            return e.exit_code();
+        }
+    };
+    crate::log::init(config.log_format, &config.log_filter);
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => return report(&config, &Error::Internal(format!("starting the runtime: {e}"))),
+    };
+    let command = cli.command();
+    let result = runtime.block_on(async {
+        let interrupt = Interrupt::install().map_err(|e| Error::Internal(format!("installing signal handlers: {e}")))?;
+        if !matches!(command, Command::New { .. }) {
+            commands::log_source(&config);
+        }
+        commands::execute(command, &config, &interrupt).await
+    });
+    // Do not wait for connection tasks or the file reader on the way out.
+    runtime.shutdown_background();
+    match result {
+        Ok(output) => {
+            if let Some(text) = &output.stdout {
+                print!("{text}");
+            }
+            info!("{}", output.summary);
+            write_termination_log(&config, exit::OK, &output.summary);
+            exit::OK
+        }
+        Err(e) => report(&config, &e),
+    }
+}
+
+fn report(config: &Config, e: &Error) -> i32 {
+    let code = e.exit_code();
+    error!("{e}");
+    write_termination_log(config, code, &e.to_string());
+    code
+}
+
+fn write_termination_log(config: &Config, code: i32, text: &str) {
+    if let Some(path) = &config.termination_log {
+        if let Err(e) = termination::write(path, code, text) {
+            tracing::warn!("cannot write the termination log {}: {e}", path.display());
+        }
+    }
+}

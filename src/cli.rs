@@ -1,0 +1,94 @@
+//! Command-line surface. Every `SCHEMAGATE_*` variable (and `DATABASE_URL`)
+//! has a flag twin, accepted before or after the command; the flag wins.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "schemagate",
+    version,
+    about = "Gate deployments on the database schema: wait for PostgreSQL, lock, migrate, verify.",
+    after_help = "Exit codes: 0 ok, 1 internal, 2 config/usage/invalid migrations, 3 database unreachable, \
+                  4 lock timeout, 5 migration failed, 6 verification failed, 130/143 interrupted."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub flags: Flags,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum Command {
+    /// Wait for the database, lock, apply pending migrations, verify (the default).
+    Run,
+    /// Wait until the database accepts a session and answers SELECT 1.
+    Wait,
+    /// Read-only: exit 0 only when the database is exactly at head.
+    Verify {
+        /// Poll until the database is at head or the wait timeout ends.
+        #[arg(long)]
+        wait: bool,
+    },
+    /// List every migration with its state.
+    Status {
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// Create the next migration file.
+    New {
+        /// Words describing the change, e.g. add_users.
+        name: String,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+}
+
+/// Flag twins of the environment variables. Values stay strings here; they
+/// are validated with the variables in [`crate::config::Config::from_sources`].
+#[derive(Debug, Clone, Default, Args)]
+pub struct Flags {
+    /// DATABASE_URL (visible in `ps`; prefer DATABASE_URL_FILE for secrets).
+    #[arg(long, global = true, value_name = "URL")]
+    pub database_url: Option<String>,
+    /// SCHEMAGATE_MIGRATIONS_DIR
+    #[arg(long, global = true, value_name = "DIR")]
+    pub migrations_dir: Option<String>,
+    /// SCHEMAGATE_WAIT_TIMEOUT
+    #[arg(long, global = true, value_name = "DURATION")]
+    pub wait_timeout: Option<String>,
+    /// SCHEMAGATE_CONNECT_TIMEOUT
+    #[arg(long, global = true, value_name = "DURATION")]
+    pub connect_timeout: Option<String>,
+    /// SCHEMAGATE_LOCK_TIMEOUT
+    #[arg(long, global = true, value_name = "DURATION")]
+    pub lock_timeout: Option<String>,
+    /// SCHEMAGATE_HISTORY_TABLE
+    #[arg(long, global = true, value_name = "[SCHEMA.]TABLE")]
+    pub history_table: Option<String>,
+    /// SCHEMAGATE_CREATE_DATABASE
+    #[arg(long, global = true, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    pub create_database: Option<String>,
+    /// SCHEMAGATE_OUT_OF_ORDER
+    #[arg(long, global = true, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    pub out_of_order: Option<String>,
+    /// SCHEMAGATE_LOG_FORMAT (text or json)
+    #[arg(long, global = true, value_name = "FORMAT")]
+    pub log_format: Option<String>,
+    /// SCHEMAGATE_LOG (level filter, e.g. info, debug)
+    #[arg(long, global = true, value_name = "FILTER")]
+    pub log: Option<String>,
+    /// SCHEMAGATE_TERMINATION_LOG (empty disables)
+    #[arg(long, global = true, value_name = "PATH")]
+    pub termination_log: Option<String>,
+}
+
+impl Cli {
+    pub fn command(&self) -> Command {
+        self.command.clone().unwrap_or(Command::Run)
+    }
+}

@@ -1,0 +1,59 @@
+//! `verify`: read-only; exit 0 only when the database is exactly at head.
+//! With `--wait` it is the app-side gate for Pods whose migrations run in a
+//! separate Job: it polls the history instead of the Kubernetes API, so the
+//! Pod needs no RBAC (unlike k8s-wait-for).
+
+use std::time::{Duration, Instant};
+
+use tracing::info;
+
+use super::{load_and_connect, Output};
+use crate::config::Config;
+use crate::db::{history as db_history, Access};
+use crate::error::Error;
+use crate::history::{self, Check};
+use crate::signal::Interrupt;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Once,
+    PollUntilWaitTimeout,
+}
+
+const POLL_EVERY: Duration = Duration::from_millis(500);
+const PROGRESS_EVERY: Duration = Duration::from_secs(5);
+
+pub async fn verify(config: &Config, mode: Mode, interrupt: &Interrupt) -> Result<Output, Error> {
+    let start = Instant::now();
+    let (files, session) = load_and_connect(config, Access::ReadOnly, interrupt).await?;
+    let table = &config.history_table;
+    let mut last_progress = Instant::now();
+    loop {
+        // A missing history table means nothing is applied; verify never creates it.
+        let rows = db_history::read(&session, table).await?.unwrap_or_default();
+        let report = history::reconcile(&files, &rows);
+        let problems = history::problems(&report, Check::AtHead, &table.quoted());
+        if problems.is_empty() {
+            let at = report.database_version.map_or_else(|| "no version (no migrations)".into(), |v| format!("version {v}"));
+            return Ok(Output { stdout: None, summary: format!("database is at head: {at}") });
+        }
+        let elapsed = start.elapsed();
+        if mode == Mode::Once || elapsed >= config.wait_timeout {
+            return Err(Error::Verification(problems));
+        }
+        if last_progress.elapsed() >= PROGRESS_EVERY {
+            info!(
+                "waiting for the database to reach head: {} problem(s), first: {} ({:.1}s left)",
+                problems.len(),
+                problems[0],
+                (config.wait_timeout - elapsed).as_secs_f64()
+            );
+            last_progress = Instant::now();
+        }
+        let delay = POLL_EVERY.min(config.wait_timeout - elapsed);
+        tokio::select! {
+            _ = tokio::time::sleep(delay) => {}
+            sig = interrupt.recv() => return Err(Error::Interrupted(sig)),
+        }
+    }
+}

@@ -1,0 +1,432 @@
+//! Configuration, in two stages (as hyperfine's `Options::from_cli_arguments`):
+//! `main` snapshots the environment into [`RawEnv`] and clap parses the flags;
+//! [`Config::from_sources`] validates both into a [`Config`]. Nothing else in
+//! the crate reads the environment.
+
+pub mod conninfo;
+pub mod duration;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::cli::Flags;
+use crate::error::Error;
+use crate::history::OutOfOrder;
+use conninfo::{ConnSpec, Secret, SslMode};
+use duration::parse_duration;
+
+/// The process environment, captured once at the edge.
+#[derive(Debug, Clone, Default)]
+pub struct RawEnv(pub BTreeMap<String, String>);
+
+impl RawEnv {
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).map(String::as_str)
+    }
+}
+
+impl<K: Into<String>, V: Into<String>> FromIterator<(K, V)> for RawEnv {
+    fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Self {
+        RawEnv(iter.into_iter().map(|(k, v)| (k.into(), v.into())).collect())
+    }
+}
+
+const KNOWN: &[&str] = &[
+    "SCHEMAGATE_MIGRATIONS_DIR",
+    "SCHEMAGATE_WAIT_TIMEOUT",
+    "SCHEMAGATE_CONNECT_TIMEOUT",
+    "SCHEMAGATE_LOCK_TIMEOUT",
+    "SCHEMAGATE_HISTORY_TABLE",
+    "SCHEMAGATE_CREATE_DATABASE",
+    "SCHEMAGATE_OUT_OF_ORDER",
+    "SCHEMAGATE_LOG_FORMAT",
+    "SCHEMAGATE_LOG",
+    "SCHEMAGATE_TERMINATION_LOG",
+];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CreateDatabase {
+    No,
+    IfMissing,
+}
+
+/// Which variables the connection settings came from (logged at start).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DbSource {
+    DatabaseUrl,
+    DatabaseUrlFile,
+    Flag,
+    PostgresVars,
+}
+
+/// `[schema.]table`, unquoted; quoting happens when SQL is built.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableName {
+    pub schema: Option<String>,
+    pub table: String,
+}
+
+impl TableName {
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let parts: Vec<&str> = text.split('.').collect();
+        let (schema, table) = match parts.as_slice() {
+            [t] => (None, *t),
+            [s, t] => (Some(*s), *t),
+            _ => return Err(format!("'{text}' must be TABLE or SCHEMA.TABLE")),
+        };
+        for part in schema.iter().chain([&table]) {
+            if part.is_empty() || part.len() > 63 || part.contains('\0') {
+                return Err(format!("'{text}': each name must be 1 to 63 bytes"));
+            }
+        }
+        Ok(TableName { schema: schema.map(str::to_string), table: table.to_string() })
+    }
+
+    /// The name as it appears in SQL, every part quoted.
+    pub fn quoted(&self) -> String {
+        match &self.schema {
+            Some(s) => format!("{}.{}", quote_ident(s), quote_ident(&self.table)),
+            None => quote_ident(&self.table),
+        }
+    }
+
+    /// The key of the advisory lock: one lock per history table per database.
+    pub fn lock_key(&self) -> i64 {
+        use sha2::{Digest, Sha256};
+        let name = format!("schemagate:{}.{}", self.schema.as_deref().unwrap_or("public"), self.table);
+        let digest = Sha256::digest(name.as_bytes());
+        let mut first = [0u8; 8];
+        first.copy_from_slice(&digest[..8]);
+        i64::from_be_bytes(first)
+    }
+}
+
+/// Quotes an identifier the way `quote_ident` does, always, so that no
+/// configured name can break out of the SQL it is placed in.
+pub fn quote_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub db: ConnSpec,
+    pub db_source: DbSource,
+    pub migrations_dir: PathBuf,
+    pub wait_timeout: Duration,
+    pub connect_timeout: Duration,
+    pub lock_timeout: Duration,
+    pub history_table: TableName,
+    pub create_database: CreateDatabase,
+    pub out_of_order: OutOfOrder,
+    pub log_format: LogFormat,
+    pub log_filter: String,
+    pub termination_log: Option<PathBuf>,
+    /// Host or pod name, recorded in `applied_by`.
+    pub applied_by: String,
+}
+
+/// One setting, looked up flag first, then variable. `source` is what an
+/// error names.
+struct Setting {
+    value: String,
+    source: String,
+}
+
+struct Sources<'a> {
+    env: &'a RawEnv,
+}
+
+impl Sources<'_> {
+    fn get(&self, var: &str, flag: &Option<String>, flag_name: &str) -> Option<Setting> {
+        if let Some(v) = flag {
+            return Some(Setting { value: v.clone(), source: flag_name.into() });
+        }
+        self.env.get(var).map(|v| Setting { value: v.to_string(), source: var.into() })
+    }
+
+    fn duration(&self, var: &str, flag: &Option<String>, flag_name: &str, default: Duration) -> Result<Duration, Error> {
+        match self.get(var, flag, flag_name) {
+            Some(s) => parse_duration(&s.value).map_err(|e| Error::config(s.source, e)),
+            None => Ok(default),
+        }
+    }
+
+    fn boolean(&self, var: &str, flag: &Option<String>, flag_name: &str) -> Result<bool, Error> {
+        let Some(s) = self.get(var, flag, flag_name) else { return Ok(false) };
+        match s.value.to_ascii_lowercase().as_str() {
+            "1" | "true" | "yes" | "on" => Ok(true),
+            "0" | "false" | "no" | "off" | "" => Ok(false),
+            other => Err(Error::config(s.source, format!("'{other}' is not a boolean (use true or false)"))),
+        }
+    }
+
+    /// `X` or `X_FILE` (the Docker/Kubernetes secrets convention), never both.
+    fn value_or_file(&self, var: &str) -> Result<Option<(String, DbSourceKind)>, Error> {
+        let file_var = format!("{var}_FILE");
+        match (self.env.get(var), self.env.get(&file_var)) {
+            (Some(_), Some(_)) => Err(Error::config(&file_var, format!("set either {var} or {file_var}, not both"))),
+            (Some(v), None) => Ok(Some((v.to_string(), DbSourceKind::Plain))),
+            (None, Some(path)) => read_secret_file(&file_var, path).map(|v| Some((v, DbSourceKind::File))),
+            (None, None) => Ok(None),
+        }
+    }
+}
+
+#[derive(PartialEq)]
+enum DbSourceKind {
+    Plain,
+    File,
+}
+
+fn read_secret_file(var: &str, path: &str) -> Result<String, Error> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::config(var, format!("cannot read {path}: {e}")))?;
+    let trimmed = text.strip_suffix('\n').map(|t| t.strip_suffix('\r').unwrap_or(t)).unwrap_or(&text);
+    Ok(trimmed.to_string())
+}
+
+impl Config {
+    pub fn from_sources(env: &RawEnv, flags: &Flags) -> Result<Config, Error> {
+        reject_unknown(env)?;
+        let src = Sources { env };
+        let (db, db_source) = connection(&src, flags)?;
+        let migrations_dir = src
+            .get("SCHEMAGATE_MIGRATIONS_DIR", &flags.migrations_dir, "--migrations-dir")
+            .map_or_else(|| PathBuf::from("./migrations"), |s| PathBuf::from(s.value));
+        let history_table = match src.get("SCHEMAGATE_HISTORY_TABLE", &flags.history_table, "--history-table") {
+            Some(s) => TableName::parse(&s.value).map_err(|e| Error::config(s.source, e))?,
+            None => TableName { schema: None, table: "schemagate_history".into() },
+        };
+        let explicit_connect = src.duration("SCHEMAGATE_CONNECT_TIMEOUT", &flags.connect_timeout, "--connect-timeout", Duration::ZERO)?;
+        Ok(Config {
+            connect_timeout: connect_timeout(&src, flags, &db, explicit_connect),
+            wait_timeout: src.duration("SCHEMAGATE_WAIT_TIMEOUT", &flags.wait_timeout, "--wait-timeout", Duration::from_secs(60))?,
+            lock_timeout: src.duration("SCHEMAGATE_LOCK_TIMEOUT", &flags.lock_timeout, "--lock-timeout", Duration::from_secs(300))?,
+            create_database: if src.boolean("SCHEMAGATE_CREATE_DATABASE", &flags.create_database, "--create-database")? {
+                CreateDatabase::IfMissing
+            } else {
+                CreateDatabase::No
+            },
+            out_of_order: if src.boolean("SCHEMAGATE_OUT_OF_ORDER", &flags.out_of_order, "--out-of-order")? {
+                OutOfOrder::Allow
+            } else {
+                OutOfOrder::Refuse
+            },
+            log_format: log_format(&src, flags)?,
+            log_filter: log_filter(&src, flags)?,
+            termination_log: termination_log(&src, flags),
+            applied_by: applied_by(env),
+            db,
+            db_source,
+            migrations_dir,
+            history_table,
+        })
+    }
+}
+
+fn reject_unknown(env: &RawEnv) -> Result<(), Error> {
+    for key in env.0.keys().filter(|k| k.starts_with("SCHEMAGATE_")) {
+        if !KNOWN.contains(&key.as_str()) {
+            let hint = KNOWN
+                .iter()
+                .min_by_key(|k| edit_distance(k, key))
+                .filter(|k| edit_distance(k, key) <= 3)
+                .map(|k| format!("; did you mean {k}?"))
+                .unwrap_or_default();
+            return Err(Error::config(key.as_str(), format!("unknown variable{hint} (known: {})", KNOWN.join(", "))));
+        }
+    }
+    Ok(())
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            cur.push((prev[j] + usize::from(ca != *cb)).min(prev[j + 1] + 1).min(cur[j] + 1));
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+fn connection(src: &Sources, flags: &Flags) -> Result<(ConnSpec, DbSource), Error> {
+    if let Some(url) = &flags.database_url {
+        let spec = conninfo::parse(url).map_err(|e| Error::config("--database-url", e))?;
+        return Ok((spec, DbSource::Flag));
+    }
+    if let Some((url, kind)) = src.value_or_file("DATABASE_URL")? {
+        let (var, source) = match kind {
+            DbSourceKind::Plain => ("DATABASE_URL", DbSource::DatabaseUrl),
+            DbSourceKind::File => ("DATABASE_URL_FILE", DbSource::DatabaseUrlFile),
+        };
+        let spec = conninfo::parse(&url).map_err(|e| Error::config(var, e))?;
+        return Ok((spec, source));
+    }
+    Ok((postgres_vars(src)?, DbSource::PostgresVars))
+}
+
+/// The official postgres image's variables, so one `.env` serves both.
+fn postgres_vars(src: &Sources) -> Result<ConnSpec, Error> {
+    let env = src.env;
+    let mut spec = ConnSpec::defaults();
+    if let Some(h) = env.get("POSTGRES_HOST").filter(|h| !h.is_empty()) {
+        spec.host = h.to_string();
+    }
+    if let Some(p) = env.get("POSTGRES_PORT") {
+        spec.port = conninfo::parse_port(p).map_err(|e| Error::config("POSTGRES_PORT", e))?;
+    }
+    if let Some(u) = env.get("POSTGRES_USER").filter(|u| !u.is_empty()) {
+        spec.user = u.to_string();
+    }
+    spec.password = src.value_or_file("POSTGRES_PASSWORD")?.map(|(p, _)| Secret::new(p));
+    spec.dbname = env.get("POSTGRES_DB").filter(|d| !d.is_empty()).unwrap_or(&spec.user).to_string();
+    if let Some(m) = env.get("POSTGRES_SSLMODE") {
+        spec.sslmode = SslMode::parse(m).map_err(|e| Error::config("POSTGRES_SSLMODE", e))?;
+    }
+    if let Some(c) = env.get("POSTGRES_SSLROOTCERT").filter(|c| !c.is_empty()) {
+        spec.sslrootcert = Some(conninfo::parse_root_cert(c));
+    }
+    Ok(spec)
+}
+
+/// An explicit SCHEMAGATE_CONNECT_TIMEOUT wins, then the URL's
+/// `connect_timeout`, then 5 s.
+fn connect_timeout(src: &Sources, flags: &Flags, db: &ConnSpec, explicit: Duration) -> Duration {
+    if src.get("SCHEMAGATE_CONNECT_TIMEOUT", &flags.connect_timeout, "--connect-timeout").is_some() {
+        return explicit;
+    }
+    db.connect_timeout.unwrap_or(Duration::from_secs(5))
+}
+
+fn log_format(src: &Sources, flags: &Flags) -> Result<LogFormat, Error> {
+    match src.get("SCHEMAGATE_LOG_FORMAT", &flags.log_format, "--log-format") {
+        None => Ok(LogFormat::Text),
+        Some(s) => match s.value.as_str() {
+            "text" => Ok(LogFormat::Text),
+            "json" => Ok(LogFormat::Json),
+            other => Err(Error::config(s.source, format!("'{other}' is not a log format (use text or json)"))),
+        },
+    }
+}
+
+fn log_filter(src: &Sources, flags: &Flags) -> Result<String, Error> {
+    let setting = src
+        .get("SCHEMAGATE_LOG", &flags.log, "--log")
+        .or_else(|| src.env.get("RUST_LOG").map(|v| Setting { value: v.to_string(), source: "RUST_LOG".into() }));
+    match setting {
+        None => Ok("info".into()),
+        Some(s) => tracing_subscriber::EnvFilter::try_new(&s.value)
+            .map(|_| s.value.clone())
+            .map_err(|e| Error::config(s.source, format!("invalid log filter: {e}"))),
+    }
+}
+
+/// Kubernetes reads `/dev/termination-log` into `kubectl describe pod`. Use it
+/// by default only where it exists and is writable, i.e. inside a pod.
+fn termination_log(src: &Sources, flags: &Flags) -> Option<PathBuf> {
+    match src.get("SCHEMAGATE_TERMINATION_LOG", &flags.termination_log, "--termination-log") {
+        Some(s) if s.value.is_empty() => None,
+        Some(s) => Some(PathBuf::from(s.value)),
+        None => {
+            let default = PathBuf::from("/dev/termination-log");
+            std::fs::OpenOptions::new().append(true).open(&default).ok().map(|_| default)
+        }
+    }
+}
+
+fn applied_by(env: &RawEnv) -> String {
+    env.get("HOSTNAME")
+        .map(str::to_string)
+        .or_else(|| std::fs::read_to_string("/proc/sys/kernel/hostname").ok())
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "unknown".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, Error> {
+        let env: RawEnv = vars.iter().map(|(k, v)| (*k, *v)).collect();
+        Config::from_sources(&env, &Flags::default())
+    }
+
+    fn config_error(vars: &[(&str, &str)]) -> String {
+        config(vars).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn defaults() {
+        let c = config(&[]).unwrap();
+        assert_eq!(c.db.target(), "postgres@localhost:5432/postgres");
+        assert_eq!(c.db_source, DbSource::PostgresVars);
+        assert_eq!(c.wait_timeout, Duration::from_secs(60));
+        assert_eq!(c.connect_timeout, Duration::from_secs(5));
+        assert_eq!(c.lock_timeout, Duration::from_secs(300));
+        assert_eq!(c.history_table.quoted(), "\"schemagate_history\"");
+        assert_eq!(c.migrations_dir, PathBuf::from("./migrations"));
+        assert_eq!(c.create_database, CreateDatabase::No);
+        assert_eq!(c.out_of_order, OutOfOrder::Refuse);
+    }
+
+    #[test]
+    fn database_url_wins_over_postgres_vars_and_flags_win_over_env() {
+        let c = config(&[("DATABASE_URL", "postgres://a@h1/d1"), ("POSTGRES_HOST", "h2")]).unwrap();
+        assert_eq!((c.db.host.as_str(), c.db_source), ("h1", DbSource::DatabaseUrl));
+        let env: RawEnv = [("SCHEMAGATE_WAIT_TIMEOUT", "10s")].into_iter().collect();
+        let flags = Flags { wait_timeout: Some("2s".into()), ..Flags::default() };
+        assert_eq!(Config::from_sources(&env, &flags).unwrap().wait_timeout, Duration::from_secs(2));
+    }
+
+    #[test]
+    fn postgres_vars_build_the_target() {
+        let c = config(&[("POSTGRES_HOST", "db"), ("POSTGRES_PORT", "6000"), ("POSTGRES_USER", "app"), ("POSTGRES_PASSWORD", "pw")]).unwrap();
+        assert_eq!(c.db.target(), "app@db:6000/app");
+        assert_eq!(c.db.password.as_ref().map(Secret::expose), Some("pw"));
+    }
+
+    #[test]
+    fn errors_name_the_variable() {
+        assert!(config_error(&[("SCHEMAGATE_WAIT_TIMEOUT", "soon")]).contains("SCHEMAGATE_WAIT_TIMEOUT"));
+        assert!(config_error(&[("POSTGRES_PORT", "x")]).contains("POSTGRES_PORT"));
+        assert!(config_error(&[("DATABASE_URL", "nope")]).contains("DATABASE_URL"));
+        assert!(config_error(&[("SCHEMAGATE_CREATE_DATABASE", "maybe")]).contains("SCHEMAGATE_CREATE_DATABASE"));
+        let unknown = config_error(&[("SCHEMAGATE_WAIT_TIMOUT", "1s")]);
+        assert!(unknown.contains("SCHEMAGATE_WAIT_TIMOUT") && unknown.contains("did you mean SCHEMAGATE_WAIT_TIMEOUT"), "{unknown}");
+        let missing = config_error(&[("POSTGRES_PASSWORD_FILE", "/nonexistent/pw")]);
+        assert!(missing.contains("POSTGRES_PASSWORD_FILE") && missing.contains("/nonexistent/pw"), "{missing}");
+        assert!(config_error(&[("SCHEMAGATE_HISTORY_TABLE", "a.b.c")]).contains("SCHEMAGATE_HISTORY_TABLE"));
+    }
+
+    #[test]
+    fn hostile_table_names_are_quoted() {
+        let t = TableName::parse("x\"; DROP TABLE users; --.h").unwrap();
+        assert_eq!(t.quoted(), "\"x\"\"; DROP TABLE users; --\".\"h\"");
+    }
+
+    #[test]
+    fn lock_key_depends_on_the_qualified_name() {
+        let a = TableName::parse("schemagate_history").unwrap();
+        let b = TableName::parse("public.schemagate_history").unwrap();
+        let c = TableName::parse("other.schemagate_history").unwrap();
+        assert_eq!(a.lock_key(), b.lock_key());
+        assert_ne!(a.lock_key(), c.lock_key());
+    }
+
+    #[test]
+    fn url_connect_timeout_applies_unless_overridden() {
+        assert_eq!(config(&[("DATABASE_URL", "postgres://h/d?connect_timeout=9")]).unwrap().connect_timeout, Duration::from_secs(9));
+        let c = config(&[("DATABASE_URL", "postgres://h/d?connect_timeout=9"), ("SCHEMAGATE_CONNECT_TIMEOUT", "1s")]).unwrap();
+        assert_eq!(c.connect_timeout, Duration::from_secs(1));
+    }
+}

@@ -1,0 +1,2 @@
+BEGIN;
+SELECT set_config('schemagate.in_migration', 'on', true);

@@ -1,0 +1,11 @@
+-- Records a transactional migration inside its own transaction. It is sent in
+-- the same pipeline as BEGIN, the file and COMMIT. The WHERE clause inserts
+-- nothing when the file ended our transaction itself (a COMMIT or ROLLBACK in
+-- the file): the transaction-local setting is gone by then, so the row can
+-- never be committed without the migration. Run then reports the version as
+-- not recorded (exit 6) instead of looping (seed 000).
+INSERT INTO {table} (version, name, checksum, kind, applied_at, execution_ms, success, applied_by)
+SELECT $1, $2, $3, 'sql', clock_timestamp(),
+       (extract(epoch FROM clock_timestamp() - now()) * 1000)::bigint, true, $4
+WHERE current_setting('schemagate.in_migration', true) = 'on'
+RETURNING version

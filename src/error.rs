@@ -1,0 +1,258 @@
+//! The one error type. Every failure carries the data an operator needs to act
+//! on it, and maps itself to the process exit code; only `main` exits.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::history::Problem;
+use crate::migration::FileProblem;
+
+/// Process exit codes. They are part of the interface (README, "Exit codes"):
+/// a Compose `service_completed_successfully` gate or a Kubernetes Job only
+/// sees this number, so each class of failure gets its own.
+pub mod exit {
+    pub const OK: i32 = 0;
+    pub const INTERNAL: i32 = 1;
+    pub const CONFIG: i32 = 2;
+    pub const UNREACHABLE: i32 = 3;
+    pub const LOCK_TIMEOUT: i32 = 4;
+    pub const MIGRATION_FAILED: i32 = 5;
+    pub const VERIFY_FAILED: i32 = 6;
+    pub const SIGINT: i32 = 130;
+    pub const SIGTERM: i32 = 143;
+}
+
+/// The signal that interrupted a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Signal {
+    Interrupt,
+    Terminate,
+}
+
+impl Signal {
+    pub fn name(self) -> &'static str {
+        match self {
+            Signal::Interrupt => "SIGINT",
+            Signal::Terminate => "SIGTERM",
+        }
+    }
+}
+
+/// Who holds the migration lock, read from `pg_stat_activity`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LockHolder {
+    pub pid: i32,
+    pub application_name: String,
+    pub client: String,
+    pub since: String,
+}
+
+impl fmt::Display for LockHolder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "pid {} (application_name '{}', client {}, since {})",
+            self.pid, self.application_name, self.client, self.since
+        )
+    }
+}
+
+/// A failed migration, with everything the server told us about it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct MigrationFailure {
+    pub file: String,
+    pub version: i64,
+    /// `line:column` inside the file, when the server gave a position.
+    pub location: Option<(usize, usize)>,
+    pub sqlstate: String,
+    pub message: String,
+    pub detail: Option<String>,
+    pub hint: Option<String>,
+    /// For errors raised inside PL/pgSQL: the query that failed there.
+    pub internal_query: Option<String>,
+    pub context: Option<String>,
+    /// Whether the migration ran outside a transaction, so that part of it may
+    /// have been applied and a `success=false` row was written.
+    pub non_transactional: bool,
+    /// Our own advice (for example: adopt the database with `baseline`).
+    pub advice: Option<String>,
+}
+
+#[derive(Debug)]
+pub enum Error {
+    /// A bad variable, flag or value. `source` names it (`SCHEMAGATE_WAIT_TIMEOUT`, `--lock-timeout`).
+    Config { source: String, message: String },
+    /// The migration directory cannot be used as it is.
+    InvalidMigrations {
+        dir: PathBuf,
+        problems: Vec<FileProblem>,
+    },
+    /// The database did not accept a session before the wait timeout.
+    Unreachable {
+        target: String,
+        waited: Duration,
+        last_error: String,
+    },
+    /// A connection error that retrying cannot fix (auth, missing DB, TLS).
+    ConnectFatal { target: String, reason: String },
+    LockTimeout {
+        waited: Duration,
+        holder: Option<LockHolder>,
+    },
+    MigrationFailed(Box<MigrationFailure>),
+    /// The database is not where it must be; one entry per problem.
+    Verification(Vec<Problem>),
+    Interrupted(Signal),
+    /// A database error outside a migration (reading the history, say).
+    Database { context: String, message: String },
+    Io { path: PathBuf, message: String },
+    Internal(String),
+}
+
+impl Error {
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Error::Config { .. } | Error::InvalidMigrations { .. } => exit::CONFIG,
+            Error::Unreachable { .. } | Error::ConnectFatal { .. } => exit::UNREACHABLE,
+            Error::LockTimeout { .. } => exit::LOCK_TIMEOUT,
+            Error::MigrationFailed(_) => exit::MIGRATION_FAILED,
+            Error::Verification(_) => exit::VERIFY_FAILED,
+            Error::Interrupted(Signal::Interrupt) => exit::SIGINT,
+            Error::Interrupted(Signal::Terminate) => exit::SIGTERM,
+            Error::Database { .. } | Error::Io { .. } | Error::Internal(_) => exit::INTERNAL,
+        }
+    }
+
+    pub fn config(source: impl Into<String>, message: impl Into<String>) -> Self {
+        Error::Config {
+            source: source.into(),
+            message: message.into(),
+        }
+    }
+
+    pub fn io(path: impl Into<PathBuf>, err: &std::io::Error) -> Self {
+        Error::Io {
+            path: path.into(),
+            message: err.to_string(),
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Config { source, message } => write!(f, "configuration error: {source}: {message}"),
+            Error::InvalidMigrations { dir, problems } => {
+                write!(f, "invalid migration set in {}:", dir.display())?;
+                for p in problems {
+                    write!(f, "\n  {p}")?;
+                }
+                Ok(())
+            }
+            Error::Unreachable { target, waited, last_error } => write!(
+                f,
+                "database {target} unreachable after waiting {:.1}s: {last_error}",
+                waited.as_secs_f64()
+            ),
+            Error::ConnectFatal { target, reason } => {
+                write!(f, "cannot connect to {target}: {reason}")
+            }
+            Error::LockTimeout { waited, holder } => {
+                write!(f, "migration lock not acquired within {:.1}s", waited.as_secs_f64())?;
+                match holder {
+                    Some(h) => write!(f, "; held by {h}"),
+                    None => Ok(()),
+                }
+            }
+            Error::MigrationFailed(m) => fmt_failure(f, m),
+            Error::Verification(problems) => {
+                write!(f, "verification failed ({} problem(s)):", problems.len())?;
+                for p in problems {
+                    write!(f, "\n  {p}")?;
+                }
+                Ok(())
+            }
+            Error::Interrupted(sig) => write!(f, "interrupted by {}", sig.name()),
+            Error::Database { context, message } => write!(f, "{context}: {message}"),
+            Error::Io { path, message } => write!(f, "{}: {message}", path.display()),
+            Error::Internal(m) => write!(f, "internal error: {m}"),
+        }
+    }
+}
+
+fn fmt_failure(f: &mut fmt::Formatter<'_>, m: &MigrationFailure) -> fmt::Result {
+    write!(f, "migration {} failed", m.file)?;
+    if let Some((line, col)) = m.location {
+        write!(f, " at line {line}, column {col}")?;
+    }
+    write!(f, ": {} (SQLSTATE {})", m.message, m.sqlstate)?;
+    if let Some(d) = &m.detail {
+        write!(f, "\n  detail: {d}")?;
+    }
+    if let Some(h) = &m.hint {
+        write!(f, "\n  hint: {h}")?;
+    }
+    if let Some(q) = &m.internal_query {
+        write!(f, "\n  internal query: {q}")?;
+    }
+    if let Some(c) = &m.context {
+        write!(f, "\n  context: {}", c.replace('\n', "\n    "))?;
+    }
+    if m.non_transactional {
+        write!(
+            f,
+            "\n  this migration ran without a transaction, so part of it may be applied; \
+             a success=false row now blocks further runs until the database is fixed by hand \
+             and the row is deleted"
+        )?;
+    } else {
+        write!(f, "\n  its transaction was rolled back; the database is at the previous version")?;
+    }
+    if let Some(a) = &m.advice {
+        write!(f, "\n  {a}")?;
+    }
+    Ok(())
+}
+
+impl std::error::Error for Error {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exit_codes_follow_the_documented_table() {
+        assert_eq!(Error::config("X", "y").exit_code(), 2);
+        let unreachable = Error::Unreachable {
+            target: "t".into(),
+            waited: Duration::ZERO,
+            last_error: "e".into(),
+        };
+        assert_eq!(unreachable.exit_code(), 3);
+        let lock = Error::LockTimeout { waited: Duration::ZERO, holder: None };
+        assert_eq!(lock.exit_code(), 4);
+        let failed = Error::MigrationFailed(Box::default());
+        assert_eq!(failed.exit_code(), 5);
+        assert_eq!(Error::Verification(vec![]).exit_code(), 6);
+        assert_eq!(Error::Interrupted(Signal::Interrupt).exit_code(), 130);
+        assert_eq!(Error::Interrupted(Signal::Terminate).exit_code(), 143);
+        assert_eq!(Error::Internal("x".into()).exit_code(), 1);
+    }
+
+    #[test]
+    fn failure_message_names_file_position_and_sqlstate() {
+        let m = MigrationFailure {
+            file: "0002_x.sql".into(),
+            version: 2,
+            location: Some((3, 5)),
+            sqlstate: "42601".into(),
+            message: "syntax error at or near \"SELEC\"".into(),
+            ..Default::default()
+        };
+        let text = Error::MigrationFailed(Box::new(m)).to_string();
+        assert!(text.contains("0002_x.sql failed at line 3, column 5"), "{text}");
+        assert!(text.contains("SQLSTATE 42601"), "{text}");
+        assert!(text.contains("rolled back"), "{text}");
+    }
+}

@@ -1,0 +1,273 @@
+//! History validation and the migration plan: pure functions from the files on
+//! disk and the rows in the history table to states, problems and a plan.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::Serialize;
+
+use crate::migration::MigrationFile;
+
+/// A row of the history table, as read back from the database.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryRow {
+    pub version: i64,
+    pub name: String,
+    pub checksum: String,
+    pub kind: String,
+    /// RFC 3339, UTC, formatted by the server.
+    pub applied_at: String,
+    pub execution_ms: i64,
+    pub success: bool,
+    pub applied_by: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum State {
+    Applied,
+    Pending,
+    Missing,
+    ChecksumMismatch,
+    Failed,
+}
+
+impl State {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Applied => "applied",
+            State::Pending => "pending",
+            State::Missing => "missing",
+            State::ChecksumMismatch => "checksum_mismatch",
+            State::Failed => "failed",
+        }
+    }
+}
+
+/// One line of `status`: a version, whether it is on disk, in the history, or both.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Entry {
+    pub version: i64,
+    pub name: String,
+    pub state: State,
+    pub checksum: String,
+    pub applied_at: Option<String>,
+    #[serde(skip)]
+    pub file_name: Option<String>,
+    #[serde(skip)]
+    pub recorded_checksum: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Report {
+    /// Highest version applied successfully.
+    pub database_version: Option<i64>,
+    /// Highest version on disk.
+    pub head_version: Option<i64>,
+    pub migrations: Vec<Entry>,
+}
+
+/// Something that keeps the database from being "at head".
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Problem {
+    Pending { version: i64, file: String },
+    ChecksumMismatch { version: i64, file: String, recorded: String, actual: String },
+    MissingFile { version: i64, name: String },
+    Failed { version: i64, name: String, table: String },
+    OutOfOrder { version: i64, file: String, highest_applied: i64 },
+    /// Applied in this run, yet absent when the history was read back: the
+    /// transaction was rolled back behind our back (seed 000's loop).
+    NotRecorded { version: i64, file: String },
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Problem::Pending { version, file } => write!(f, "version {version} ({file}) is pending"),
+            Problem::ChecksumMismatch { version, file, recorded, actual } => write!(
+                f,
+                "version {version} ({file}) was edited after it was applied: recorded checksum {recorded}, file checksum {actual}; \
+                 restore the file, or put the change in a new migration"
+            ),
+            Problem::MissingFile { version, name } => write!(
+                f,
+                "version {version} ({name}) is applied but its file is missing from the migration directory"
+            ),
+            Problem::Failed { version, name, table } => write!(
+                f,
+                "version {version} ({name}) failed outside a transaction and may be partly applied; \
+                 fix the database by hand, then delete its row: DELETE FROM {table} WHERE version = {version}"
+            ),
+            Problem::OutOfOrder { version, file, highest_applied } => write!(
+                f,
+                "version {version} ({file}) is pending but lower than the highest applied version {highest_applied}; \
+                 renumber it, or set SCHEMAGATE_OUT_OF_ORDER=true to apply it anyway"
+            ),
+            Problem::NotRecorded { version, file } => write!(
+                f,
+                "version {version} ({file}) ran without error but is not recorded: its transaction was rolled back \
+                 (does the file contain COMMIT or ROLLBACK?); the database is not at head"
+            ),
+        }
+    }
+}
+
+/// Joins files and rows by version into one sorted list of entries.
+pub fn reconcile(files: &[MigrationFile], rows: &[HistoryRow]) -> Report {
+    let mut by_version: BTreeMap<i64, (Option<&MigrationFile>, Option<&HistoryRow>)> = BTreeMap::new();
+    for f in files {
+        by_version.entry(f.version).or_default().0 = Some(f);
+    }
+    for r in rows {
+        by_version.entry(r.version).or_default().1 = Some(r);
+    }
+    let migrations: Vec<Entry> = by_version.into_values().filter_map(|pair| entry(pair.0, pair.1)).collect();
+    let database_version = rows.iter().filter(|r| r.success).map(|r| r.version).max();
+    Report {
+        database_version,
+        head_version: files.iter().map(|f| f.version).max(),
+        migrations,
+    }
+}
+
+fn entry(file: Option<&MigrationFile>, row: Option<&HistoryRow>) -> Option<Entry> {
+    let state = match (file, row) {
+        (_, Some(r)) if !r.success => State::Failed,
+        (Some(f), Some(r)) if f.checksum != r.checksum => State::ChecksumMismatch,
+        (Some(_), Some(_)) => State::Applied,
+        (Some(_), None) => State::Pending,
+        (None, Some(_)) => State::Missing,
+        (None, None) => return None,
+    };
+    Some(Entry {
+        version: file.map(|f| f.version).or(row.map(|r| r.version))?,
+        name: file.map(|f| f.name.clone()).or_else(|| row.map(|r| r.name.clone()))?,
+        state,
+        checksum: file.map(|f| f.checksum.clone()).or_else(|| row.map(|r| r.checksum.clone()))?,
+        applied_at: row.map(|r| r.applied_at.clone()),
+        file_name: file.map(|f| f.file_name.clone()),
+        recorded_checksum: row.map(|r| r.checksum.clone()),
+    })
+}
+
+/// Which problems count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Check {
+    /// Before `run` applies anything: pending versions are the plan, not a
+    /// problem, but a pending version below the highest applied one is,
+    /// unless out-of-order is allowed.
+    BeforeRun { out_of_order: OutOfOrder },
+    /// `verify`, and `run` after applying: the database must be exactly at head.
+    AtHead,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutOfOrder {
+    Refuse,
+    Allow,
+}
+
+pub fn problems(report: &Report, check: Check, table: &str) -> Vec<Problem> {
+    let highest = report.database_version;
+    let mut out = Vec::new();
+    for e in &report.migrations {
+        let file = e.file_name.clone().unwrap_or_default();
+        let p = match e.state {
+            State::Applied => continue,
+            State::Failed => Problem::Failed { version: e.version, name: e.name.clone(), table: table.to_string() },
+            State::Missing => Problem::MissingFile { version: e.version, name: e.name.clone() },
+            State::ChecksumMismatch => Problem::ChecksumMismatch {
+                version: e.version,
+                file,
+                recorded: e.recorded_checksum.clone().unwrap_or_default(),
+                actual: e.checksum.clone(),
+            },
+            State::Pending => match (check, highest) {
+                (Check::AtHead, _) => Problem::Pending { version: e.version, file },
+                (Check::BeforeRun { out_of_order: OutOfOrder::Refuse }, Some(h)) if e.version < h => {
+                    Problem::OutOfOrder { version: e.version, file, highest_applied: h }
+                }
+                (Check::BeforeRun { .. }, _) => continue,
+            },
+        };
+        out.push(p);
+    }
+    out
+}
+
+/// The versions `run` applies, ascending.
+pub fn plan(report: &Report) -> Vec<i64> {
+    report.migrations.iter().filter(|e| e.state == State::Pending).map(|e| e.version).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::migration::{build_set, checksum};
+
+    fn files(names: &[&str]) -> Vec<MigrationFile> {
+        build_set(names.iter().map(|n| (n.to_string(), format!("-- {n}"))).collect()).unwrap()
+    }
+
+    fn row(version: i64, sql: &str, success: bool) -> HistoryRow {
+        HistoryRow {
+            version,
+            name: format!("m{version}"),
+            checksum: checksum(sql),
+            kind: "sql".into(),
+            applied_at: "2026-01-01T00:00:00Z".into(),
+            execution_ms: 1,
+            success,
+            applied_by: "test".into(),
+        }
+    }
+
+    #[test]
+    fn fresh_database_plans_everything_in_order() {
+        let f = files(&["2_b.sql", "1_a.sql", "10_c.sql"]);
+        let report = reconcile(&f, &[]);
+        assert_eq!(plan(&report), vec![1, 2, 10]);
+        assert_eq!(report.database_version, None);
+        assert_eq!(report.head_version, Some(10));
+        assert!(problems(&report, Check::BeforeRun { out_of_order: OutOfOrder::Refuse }, "h").is_empty());
+        assert_eq!(problems(&report, Check::AtHead, "h").len(), 3);
+    }
+
+    #[test]
+    fn classifies_every_state() {
+        let f = files(&["1_a.sql", "2_b.sql", "3_c.sql", "5_e.sql"]);
+        let rows = vec![
+            row(1, "-- 1_a.sql", true),
+            row(2, "edited", true),
+            row(3, "-- 3_c.sql", false),
+            row(4, "gone", true),
+        ];
+        let report = reconcile(&f, &rows);
+        let states: Vec<&str> = report.migrations.iter().map(|e| e.state.as_str()).collect();
+        assert_eq!(states, vec!["applied", "checksum_mismatch", "failed", "missing", "pending"]);
+        assert_eq!(report.database_version, Some(4));
+        let before = problems(&report, Check::BeforeRun { out_of_order: OutOfOrder::Refuse }, "\"h\"");
+        assert_eq!(before.len(), 3, "{before:?}");
+        let failed = before.iter().find(|p| matches!(p, Problem::Failed { .. })).unwrap();
+        assert!(failed.to_string().contains("DELETE FROM \"h\" WHERE version = 3"), "{failed}");
+    }
+
+    #[test]
+    fn out_of_order_is_refused_unless_allowed() {
+        let f = files(&["1_a.sql", "2_b.sql", "3_c.sql"]);
+        let rows = vec![row(1, "-- 1_a.sql", true), row(3, "-- 3_c.sql", true)];
+        let report = reconcile(&f, &rows);
+        let refused = problems(&report, Check::BeforeRun { out_of_order: OutOfOrder::Refuse }, "h");
+        assert!(matches!(refused.as_slice(), [Problem::OutOfOrder { version: 2, highest_applied: 3, .. }]));
+        assert!(problems(&report, Check::BeforeRun { out_of_order: OutOfOrder::Allow }, "h").is_empty());
+        assert_eq!(plan(&report), vec![2]);
+    }
+
+    #[test]
+    fn at_head_means_no_problem() {
+        let f = files(&["1_a.sql"]);
+        let report = reconcile(&f, &[row(1, "-- 1_a.sql", true)]);
+        assert!(problems(&report, Check::AtHead, "h").is_empty());
+        assert!(plan(&report).is_empty());
+    }
+}

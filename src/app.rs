@@ -38,7 +38,8 @@ pub fn run(args: Vec<OsString>, env: RawEnv) -> i32 {
     };
     let command = cli.command();
     let result = runtime.block_on(async {
-        let interrupt = Interrupt::install().map_err(|e| Error::Internal(format!("installing signal handlers: {e}")))?;
+        let interrupt =
+            Interrupt::install().map_err(|e| Error::Internal(format!("installing signal handlers: {e}")))?;
         if !matches!(command, Command::New { .. }) {
             commands::log_source(&config);
         }

@@ -82,7 +82,10 @@ pub struct MigrationFailure {
 #[derive(Debug)]
 pub enum Error {
     /// A bad variable, flag or value. `source` names it (`SCHEMAGATE_WAIT_TIMEOUT`, `--lock-timeout`).
-    Config { source: String, message: String },
+    Config {
+        source: String,
+        message: String,
+    },
     /// The migration directory cannot be used as it is.
     InvalidMigrations {
         dir: PathBuf,
@@ -95,7 +98,10 @@ pub enum Error {
         last_error: String,
     },
     /// A connection error that retrying cannot fix (auth, missing DB, TLS).
-    ConnectFatal { target: String, reason: String },
+    ConnectFatal {
+        target: String,
+        reason: String,
+    },
     LockTimeout {
         waited: Duration,
         holder: Option<LockHolder>,
@@ -105,8 +111,14 @@ pub enum Error {
     Verification(Vec<Problem>),
     Interrupted(Signal),
     /// A database error outside a migration (reading the history, say).
-    Database { context: String, message: String },
-    Io { path: PathBuf, message: String },
+    Database {
+        context: String,
+        message: String,
+    },
+    Io {
+        path: PathBuf,
+        message: String,
+    },
     Internal(String),
 }
 
@@ -150,7 +162,11 @@ impl fmt::Display for Error {
                 }
                 Ok(())
             }
-            Error::Unreachable { target, waited, last_error } => write!(
+            Error::Unreachable {
+                target,
+                waited,
+                last_error,
+            } => write!(
                 f,
                 "database {target} unreachable after waiting {:.1}s: {last_error}",
                 waited.as_secs_f64()
@@ -207,7 +223,10 @@ fn fmt_failure(f: &mut fmt::Formatter<'_>, m: &MigrationFailure) -> fmt::Result 
              and the row is deleted"
         )?;
     } else {
-        write!(f, "\n  its transaction was rolled back; the database is at the previous version")?;
+        write!(
+            f,
+            "\n  its transaction was rolled back; the database is at the previous version"
+        )?;
     }
     if let Some(a) = &m.advice {
         write!(f, "\n  {a}")?;
@@ -230,7 +249,10 @@ mod tests {
             last_error: "e".into(),
         };
         assert_eq!(unreachable.exit_code(), 3);
-        let lock = Error::LockTimeout { waited: Duration::ZERO, holder: None };
+        let lock = Error::LockTimeout {
+            waited: Duration::ZERO,
+            holder: None,
+        };
         assert_eq!(lock.exit_code(), 4);
         let failed = Error::MigrationFailed(Box::default());
         assert_eq!(failed.exit_code(), 5);

@@ -70,14 +70,36 @@ pub struct Report {
 /// Something that keeps the database from being "at head".
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Problem {
-    Pending { version: i64, file: String },
-    ChecksumMismatch { version: i64, file: String, recorded: String, actual: String },
-    MissingFile { version: i64, name: String },
-    Failed { version: i64, name: String, table: String },
-    OutOfOrder { version: i64, file: String, highest_applied: i64 },
+    Pending {
+        version: i64,
+        file: String,
+    },
+    ChecksumMismatch {
+        version: i64,
+        file: String,
+        recorded: String,
+        actual: String,
+    },
+    MissingFile {
+        version: i64,
+        name: String,
+    },
+    Failed {
+        version: i64,
+        name: String,
+        table: String,
+    },
+    OutOfOrder {
+        version: i64,
+        file: String,
+        highest_applied: i64,
+    },
     /// Applied in this run, yet absent when the history was read back: the
     /// transaction was rolled back behind our back (seed 000's loop).
-    NotRecorded { version: i64, file: String },
+    NotRecorded {
+        version: i64,
+        file: String,
+    },
 }
 
 impl fmt::Display for Problem {
@@ -121,7 +143,10 @@ pub fn reconcile(files: &[MigrationFile], rows: &[HistoryRow]) -> Report {
     for r in rows {
         by_version.entry(r.version).or_default().1 = Some(r);
     }
-    let migrations: Vec<Entry> = by_version.into_values().filter_map(|pair| entry(pair.0, pair.1)).collect();
+    let migrations: Vec<Entry> = by_version
+        .into_values()
+        .filter_map(|pair| entry(pair.0, pair.1))
+        .collect();
     let database_version = rows.iter().filter(|r| r.success).map(|r| r.version).max();
     Report {
         database_version,
@@ -143,7 +168,9 @@ fn entry(file: Option<&MigrationFile>, row: Option<&HistoryRow>) -> Option<Entry
         version: file.map(|f| f.version).or(row.map(|r| r.version))?,
         name: file.map(|f| f.name.clone()).or_else(|| row.map(|r| r.name.clone()))?,
         state,
-        checksum: file.map(|f| f.checksum.clone()).or_else(|| row.map(|r| r.checksum.clone()))?,
+        checksum: file
+            .map(|f| f.checksum.clone())
+            .or_else(|| row.map(|r| r.checksum.clone()))?,
         applied_at: row.map(|r| r.applied_at.clone()),
         file_name: file.map(|f| f.file_name.clone()),
         recorded_checksum: row.map(|r| r.checksum.clone()),
@@ -174,8 +201,15 @@ pub fn problems(report: &Report, check: Check, table: &str) -> Vec<Problem> {
         let file = e.file_name.clone().unwrap_or_default();
         let p = match e.state {
             State::Applied => continue,
-            State::Failed => Problem::Failed { version: e.version, name: e.name.clone(), table: table.to_string() },
-            State::Missing => Problem::MissingFile { version: e.version, name: e.name.clone() },
+            State::Failed => Problem::Failed {
+                version: e.version,
+                name: e.name.clone(),
+                table: table.to_string(),
+            },
+            State::Missing => Problem::MissingFile {
+                version: e.version,
+                name: e.name.clone(),
+            },
             State::ChecksumMismatch => Problem::ChecksumMismatch {
                 version: e.version,
                 file,
@@ -183,10 +217,20 @@ pub fn problems(report: &Report, check: Check, table: &str) -> Vec<Problem> {
                 actual: e.checksum.clone(),
             },
             State::Pending => match (check, highest) {
-                (Check::AtHead, _) => Problem::Pending { version: e.version, file },
-                (Check::BeforeRun { out_of_order: OutOfOrder::Refuse }, Some(h)) if e.version < h => {
-                    Problem::OutOfOrder { version: e.version, file, highest_applied: h }
-                }
+                (Check::AtHead, _) => Problem::Pending {
+                    version: e.version,
+                    file,
+                },
+                (
+                    Check::BeforeRun {
+                        out_of_order: OutOfOrder::Refuse,
+                    },
+                    Some(h),
+                ) if e.version < h => Problem::OutOfOrder {
+                    version: e.version,
+                    file,
+                    highest_applied: h,
+                },
                 (Check::BeforeRun { .. }, _) => continue,
             },
         };
@@ -197,7 +241,12 @@ pub fn problems(report: &Report, check: Check, table: &str) -> Vec<Problem> {
 
 /// The versions `run` applies, ascending.
 pub fn plan(report: &Report) -> Vec<i64> {
-    report.migrations.iter().filter(|e| e.state == State::Pending).map(|e| e.version).collect()
+    report
+        .migrations
+        .iter()
+        .filter(|e| e.state == State::Pending)
+        .map(|e| e.version)
+        .collect()
 }
 
 #[cfg(test)]
@@ -229,7 +278,14 @@ mod tests {
         assert_eq!(plan(&report), vec![1, 2, 10]);
         assert_eq!(report.database_version, None);
         assert_eq!(report.head_version, Some(10));
-        assert!(problems(&report, Check::BeforeRun { out_of_order: OutOfOrder::Refuse }, "h").is_empty());
+        assert!(problems(
+            &report,
+            Check::BeforeRun {
+                out_of_order: OutOfOrder::Refuse
+            },
+            "h"
+        )
+        .is_empty());
         assert_eq!(problems(&report, Check::AtHead, "h").len(), 3);
     }
 
@@ -244,12 +300,24 @@ mod tests {
         ];
         let report = reconcile(&f, &rows);
         let states: Vec<&str> = report.migrations.iter().map(|e| e.state.as_str()).collect();
-        assert_eq!(states, vec!["applied", "checksum_mismatch", "failed", "missing", "pending"]);
+        assert_eq!(
+            states,
+            vec!["applied", "checksum_mismatch", "failed", "missing", "pending"]
+        );
         assert_eq!(report.database_version, Some(4));
-        let before = problems(&report, Check::BeforeRun { out_of_order: OutOfOrder::Refuse }, "\"h\"");
+        let before = problems(
+            &report,
+            Check::BeforeRun {
+                out_of_order: OutOfOrder::Refuse,
+            },
+            "\"h\"",
+        );
         assert_eq!(before.len(), 3, "{before:?}");
         let failed = before.iter().find(|p| matches!(p, Problem::Failed { .. })).unwrap();
-        assert!(failed.to_string().contains("DELETE FROM \"h\" WHERE version = 3"), "{failed}");
+        assert!(
+            failed.to_string().contains("DELETE FROM \"h\" WHERE version = 3"),
+            "{failed}"
+        );
     }
 
     #[test]
@@ -257,9 +325,29 @@ mod tests {
         let f = files(&["1_a.sql", "2_b.sql", "3_c.sql"]);
         let rows = vec![row(1, "-- 1_a.sql", true), row(3, "-- 3_c.sql", true)];
         let report = reconcile(&f, &rows);
-        let refused = problems(&report, Check::BeforeRun { out_of_order: OutOfOrder::Refuse }, "h");
-        assert!(matches!(refused.as_slice(), [Problem::OutOfOrder { version: 2, highest_applied: 3, .. }]));
-        assert!(problems(&report, Check::BeforeRun { out_of_order: OutOfOrder::Allow }, "h").is_empty());
+        let refused = problems(
+            &report,
+            Check::BeforeRun {
+                out_of_order: OutOfOrder::Refuse,
+            },
+            "h",
+        );
+        assert!(matches!(
+            refused.as_slice(),
+            [Problem::OutOfOrder {
+                version: 2,
+                highest_applied: 3,
+                ..
+            }]
+        ));
+        assert!(problems(
+            &report,
+            Check::BeforeRun {
+                out_of_order: OutOfOrder::Allow
+            },
+            "h"
+        )
+        .is_empty());
         assert_eq!(plan(&report), vec![2]);
     }
 

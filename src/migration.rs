@@ -45,7 +45,11 @@ impl fmt::Display for FileProblem {
                 "{file}: {reason} (expected <version>_<name>.sql, <version>__<name>.sql or V<version>__<name>.sql)"
             ),
             FileProblem::DuplicateVersion { version, files } => {
-                write!(f, "version {version} is claimed by more than one file: {}", files.join(", "))
+                write!(
+                    f,
+                    "version {version} is claimed by more than one file: {}",
+                    files.join(", ")
+                )
             }
             FileProblem::Unreadable { file, reason } => write!(f, "{file}: cannot be read: {reason}"),
         }
@@ -55,8 +59,13 @@ impl fmt::Display for FileProblem {
 /// What a file name says about the file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum NameKind {
-    Up { version: i64, name: String },
-    Down { version: i64 },
+    Up {
+        version: i64,
+        name: String,
+    },
+    Down {
+        version: i64,
+    },
     /// Not a `.sql` file: ignored, so READMEs and `schema.json` can live beside migrations.
     Ignored,
 }
@@ -90,7 +99,10 @@ pub fn parse_name(file_name: &str) -> Result<NameKind, String> {
     if down {
         return Ok(NameKind::Down { version });
     }
-    Ok(NameKind::Up { version, name: name.to_string() })
+    Ok(NameKind::Up {
+        version,
+        name: name.to_string(),
+    })
 }
 
 /// SHA-256 hex of the text with CRLF normalised to LF, so that a Windows
@@ -143,7 +155,10 @@ pub fn build_set(entries: Vec<(String, String)>) -> Result<Vec<MigrationFile>, V
                 });
             }
             Ok(NameKind::Down { .. } | NameKind::Ignored) => {}
-            Err(reason) => problems.push(FileProblem::BadName { file: file_name, reason }),
+            Err(reason) => problems.push(FileProblem::BadName {
+                file: file_name,
+                reason,
+            }),
         }
     }
     files.sort_by(|a, b| a.version.cmp(&b.version).then_with(|| a.file_name.cmp(&b.file_name)));
@@ -165,7 +180,10 @@ pub fn build_set(entries: Vec<(String, String)>) -> Result<Vec<MigrationFile>, V
 /// Reads every entry of the (flat) migration directory. Subdirectories such as
 /// `verify/` are skipped.
 pub fn load_dir(dir: &Path) -> Result<Vec<MigrationFile>, crate::Error> {
-    let invalid = |problems| crate::Error::InvalidMigrations { dir: dir.to_path_buf(), problems };
+    let invalid = |problems| crate::Error::InvalidMigrations {
+        dir: dir.to_path_buf(),
+        problems,
+    };
     let read_dir = std::fs::read_dir(dir).map_err(|e| {
         crate::Error::config(
             "SCHEMAGATE_MIGRATIONS_DIR",
@@ -182,7 +200,10 @@ pub fn load_dir(dir: &Path) -> Result<Vec<MigrationFile>, crate::Error> {
         }
         match std::fs::read_to_string(entry.path()) {
             Ok(text) => entries.push((file_name, text)),
-            Err(e) => problems.push(FileProblem::Unreadable { file: file_name, reason: e.to_string() }),
+            Err(e) => problems.push(FileProblem::Unreadable {
+                file: file_name,
+                reason: e.to_string(),
+            }),
         }
     }
     if !problems.is_empty() {
@@ -196,7 +217,10 @@ mod tests {
     use super::*;
 
     fn up(version: i64, name: &str) -> NameKind {
-        NameKind::Up { version, name: name.into() }
+        NameKind::Up {
+            version,
+            name: name.into(),
+        }
     }
 
     #[test]
@@ -252,7 +276,10 @@ mod tests {
         let problems = build_set(entries).unwrap_err();
         assert_eq!(problems.len(), 2, "{problems:?}");
         assert!(problems.iter().any(|p| p.to_string().contains("oops.sql")));
-        let dup = problems.iter().find(|p| matches!(p, FileProblem::DuplicateVersion { .. })).unwrap();
+        let dup = problems
+            .iter()
+            .find(|p| matches!(p, FileProblem::DuplicateVersion { .. }))
+            .unwrap();
         assert!(dup.to_string().contains("0001_a.sql, 1_b.sql"), "{dup}");
     }
 

@@ -38,7 +38,10 @@ pub struct Statement<'a> {
 /// is refused, so those statements must be sent one by one.
 pub fn split_statements(sql: &str) -> Vec<Statement<'_>> {
     let mut out = Vec::new();
-    let mut scanner = Scanner { bytes: sql.as_bytes(), i: 0 };
+    let mut scanner = Scanner {
+        bytes: sql.as_bytes(),
+        i: 0,
+    };
     let mut start = 0;
     while scanner.i < sql.len() {
         if scanner.bytes[scanner.i] == b';' {
@@ -56,13 +59,19 @@ pub fn split_statements(sql: &str) -> Vec<Statement<'_>> {
 fn push_statement<'a>(sql: &'a str, start: usize, end: usize, out: &mut Vec<Statement<'a>>) {
     let piece = &sql[start..end];
     if has_code(piece) {
-        out.push(Statement { sql: piece, char_offset: sql[..start].chars().count() });
+        out.push(Statement {
+            sql: piece,
+            char_offset: sql[..start].chars().count(),
+        });
     }
 }
 
 /// Whether a piece holds anything but blanks and comments.
 fn has_code(piece: &str) -> bool {
-    let mut s = Scanner { bytes: piece.as_bytes(), i: 0 };
+    let mut s = Scanner {
+        bytes: piece.as_bytes(),
+        i: 0,
+    };
     while s.i < piece.len() {
         let before = s.i;
         match s.bytes[s.i] {
@@ -109,9 +118,9 @@ impl Scanner<'_> {
         self.i += 1;
         while self.i < self.bytes.len() {
             let b = self.bytes[self.i];
-            if backslash && b == b'\\' {
-                self.i += 2;
-            } else if b == quote && self.peek(1) == Some(quote) {
+            // A backslash escape, or a doubled quote, is two bytes of content.
+            let escaped = (backslash && b == b'\\') || (b == quote && self.peek(1) == Some(quote));
+            if escaped {
                 self.i += 2;
             } else if b == quote {
                 self.i += 1;
@@ -150,8 +159,12 @@ impl Scanner<'_> {
 
     fn skip_dollar_quote(&mut self) {
         let rest = &self.bytes[self.i + 1..];
-        let tag_len = rest.iter().take_while(|b| b.is_ascii_alphanumeric() || **b == b'_').count();
-        let preceded_by_word = self.i > 0 && (self.bytes[self.i - 1].is_ascii_alphanumeric() || self.bytes[self.i - 1] == b'_');
+        let tag_len = rest
+            .iter()
+            .take_while(|b| b.is_ascii_alphanumeric() || **b == b'_')
+            .count();
+        let preceded_by_word =
+            self.i > 0 && (self.bytes[self.i - 1].is_ascii_alphanumeric() || self.bytes[self.i - 1] == b'_');
         if rest.get(tag_len) != Some(&b'$') || preceded_by_word || rest.first().is_some_and(u8::is_ascii_digit) {
             self.i += 1; // `$1` parameter or part of an identifier
             return;

@@ -22,8 +22,10 @@ fn kill(child: &std::process::Child, signal: i32) {
 /// Waits until a runner is inside the pg_sleep migration.
 fn wait_for_sleep(db: &TestDb) {
     let found = eventually(Duration::from_secs(20), || {
-        db.psql("SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(30)%' AND state = 'active' \
-             AND datname = current_database() AND pid <> pg_backend_pid()") == "1\n"
+        db.psql(
+            "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(30)%' AND state = 'active' \
+             AND datname = current_database() AND pid <> pg_backend_pid()",
+        ) == "1\n"
     });
     assert!(found, "the slow migration never started");
 }
@@ -31,14 +33,19 @@ fn wait_for_sleep(db: &TestDb) {
 #[test]
 fn eight_runs_at_once_all_succeed_and_apply_each_migration_once() {
     let db = shared().fresh_db();
-    let files: Vec<(String, String)> = (1..=20).map(|i| (format!("{i:04}_t{i}.sql"), format!("CREATE TABLE t{i} (id int);"))).collect();
+    let files: Vec<(String, String)> = (1..=20)
+        .map(|i| (format!("{i:04}_t{i}.sql"), format!("CREATE TABLE t{i} (id int);")))
+        .collect();
     let refs: Vec<(&str, &str)> = files.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
     let dir = migrations(&refs);
     let children: Vec<_> = (0..8).map(|_| db.sg(dir.path()).args(&["run"]).spawn()).collect();
     for child in children {
         wait_output(child).assert_code(0);
     }
-    assert_eq!(db.psql("SELECT count(*), count(DISTINCT version) FROM schemagate_history"), "20|20\n");
+    assert_eq!(
+        db.psql("SELECT count(*), count(DISTINCT version) FROM schemagate_history"),
+        "20|20\n"
+    );
     assert_eq!(lock_holders(&db), "0\n");
 }
 
@@ -70,9 +77,15 @@ fn sigterm_during_a_migration_cancels_it_rolls_back_and_exits_143() {
     r.assert_code(143);
     assert!(start.elapsed() < Duration::from_secs(5), "took {:?}", start.elapsed());
     assert!(r.stderr.contains("interrupted by SIGTERM"), "{}", r.stderr);
-    assert!(!db.table_exists("slow_marker"), "the cancelled migration must roll back");
+    assert!(
+        !db.table_exists("slow_marker"),
+        "the cancelled migration must roll back"
+    );
     assert_eq!(db.history(), vec!["1|fast|true"]);
-    assert!(eventually(Duration::from_secs(5), || lock_holders(&db) == "0\n"), "lock still held");
+    assert!(
+        eventually(Duration::from_secs(5), || lock_holders(&db) == "0\n"),
+        "lock still held"
+    );
     // The next run picks up where it stopped.
     std::fs::write(dir.path().join("0002_slow.sql"), "CREATE TABLE slow_marker (id int);").unwrap();
     db.sg(dir.path()).args(&["run"]).run().assert_code(0);
@@ -117,7 +130,10 @@ fn sigkill_mid_migration_frees_the_lock_within_seconds() {
     kill(&child, libc::SIGKILL);
     let _ = wait_output(child);
     let start = Instant::now();
-    assert!(eventually(Duration::from_secs(10), || lock_holders(&db) == "0\n"), "lock not freed within 10 s");
+    assert!(
+        eventually(Duration::from_secs(10), || lock_holders(&db) == "0\n"),
+        "lock not freed within 10 s"
+    );
     assert!(start.elapsed() < Duration::from_secs(10));
     assert!(!db.table_exists("slow_marker"));
     std::fs::write(dir.path().join("0001_slow.sql"), "CREATE TABLE slow_marker (id int);").unwrap();
@@ -133,7 +149,11 @@ fn a_waiting_runner_takes_over_when_the_holder_finishes() {
     assert!(eventually(Duration::from_secs(10), || lock_holders(&db) == "1\n"));
     let second = db.sg(dir.path()).args(&["run"]).run();
     second.assert_code(0);
-    assert!(second.stderr.contains("waiting for the migration lock held by pid"), "{}", second.stderr);
+    assert!(
+        second.stderr.contains("waiting for the migration lock held by pid"),
+        "{}",
+        second.stderr
+    );
     assert!(second.stderr.contains("nothing to apply"), "{}", second.stderr);
     wait_output(first).assert_code(0);
     assert_eq!(db.history().len(), 1);

@@ -5,19 +5,22 @@ mod common;
 use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
-use common::{migrations, shared, Cluster, ClusterOptions, Sg, PASSWORD};
+use common::{migrations, shared, Cluster, Sg, Tls, PASSWORD};
 
 #[test]
 fn wait_exits_zero_once_the_database_answers() {
     let cluster = shared();
-    let r = Sg::new().env("DATABASE_URL", &cluster.url("postgres")).args(&["wait"]).run();
+    let r = Sg::new()
+        .env("DATABASE_URL", &cluster.url("postgres"))
+        .args(&["wait"])
+        .run();
     r.assert_code(0);
     assert!(r.stderr.contains("is ready"), "{}", r.stderr);
 }
 
 #[test]
 fn run_waits_for_a_database_that_starts_3s_later() {
-    let cluster = Cluster::create(ClusterOptions::default());
+    let cluster = Cluster::create(Tls::Off);
     let dir = migrations(&[("0001_a.sql", "CREATE TABLE a ();")]);
     let child = Sg::new()
         .env("DATABASE_URL", &cluster.url("postgres"))
@@ -29,9 +32,16 @@ fn run_waits_for_a_database_that_starts_3s_later() {
     cluster.start_server();
     let r = common::wait_output(child);
     r.assert_code(0);
-    assert!(r.stderr.contains("waiting for database postgres@127.0.0.1"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("waiting for database postgres@127.0.0.1"),
+        "{}",
+        r.stderr
+    );
     assert!(r.stderr.contains("Connection refused"), "{}", r.stderr);
-    assert_eq!(cluster.psql("postgres", "SELECT count(*) FROM schemagate_history"), "1\n");
+    assert_eq!(
+        cluster.psql("postgres", "SELECT count(*) FROM schemagate_history"),
+        "1\n"
+    );
 }
 
 #[test]
@@ -40,7 +50,10 @@ fn a_listener_that_never_answers_times_out_with_exit_3() {
     let port = listener.local_addr().unwrap().port();
     let start = Instant::now();
     let r = Sg::new()
-        .env("DATABASE_URL", &format!("postgres://u:{PASSWORD}@127.0.0.1:{port}/db?sslmode=disable"))
+        .env(
+            "DATABASE_URL",
+            &format!("postgres://u:{PASSWORD}@127.0.0.1:{port}/db?sslmode=disable"),
+        )
         .env("SCHEMAGATE_WAIT_TIMEOUT", "2s")
         .env("SCHEMAGATE_CONNECT_TIMEOUT", "500ms")
         .args(&["wait"])
@@ -56,7 +69,11 @@ fn a_listener_that_never_answers_times_out_with_exit_3() {
 fn wait_timeout_zero_means_one_attempt() {
     let port = common::free_port();
     let start = Instant::now();
-    let r = Sg::new().env("DATABASE_URL", &format!("postgres://u@127.0.0.1:{port}/db")).env("SCHEMAGATE_WAIT_TIMEOUT", "0").args(&["wait"]).run();
+    let r = Sg::new()
+        .env("DATABASE_URL", &format!("postgres://u@127.0.0.1:{port}/db"))
+        .env("SCHEMAGATE_WAIT_TIMEOUT", "0")
+        .args(&["wait"])
+        .run();
     r.assert_code(3);
     assert!(start.elapsed() < Duration::from_secs(2));
 }
@@ -68,7 +85,10 @@ fn a_wrong_password_fails_fast_and_is_never_printed() {
     let term_log = tempfile::NamedTempFile::new().unwrap();
     let start = Instant::now();
     let r = Sg::new()
-        .env("DATABASE_URL", &format!("postgres://postgres:{secret}@127.0.0.1:{}/postgres", cluster.port))
+        .env(
+            "DATABASE_URL",
+            &format!("postgres://postgres:{secret}@127.0.0.1:{}/postgres", cluster.port),
+        )
         .env("SCHEMAGATE_WAIT_TIMEOUT", "30s")
         .env("SCHEMAGATE_LOG", "trace")
         .env("SCHEMAGATE_TERMINATION_LOG", term_log.path().to_str().unwrap())
@@ -78,7 +98,10 @@ fn a_wrong_password_fails_fast_and_is_never_printed() {
     r.assert_code(2);
     let dir = migrations(&[]);
     let r = Sg::new()
-        .env("DATABASE_URL", &format!("postgres://postgres:{secret}@127.0.0.1:{}/postgres", cluster.port))
+        .env(
+            "DATABASE_URL",
+            &format!("postgres://postgres:{secret}@127.0.0.1:{}/postgres", cluster.port),
+        )
         .env("SCHEMAGATE_WAIT_TIMEOUT", "30s")
         .env("SCHEMAGATE_LOG", "trace")
         .env("SCHEMAGATE_TERMINATION_LOG", term_log.path().to_str().unwrap())
@@ -86,11 +109,17 @@ fn a_wrong_password_fails_fast_and_is_never_printed() {
         .args(&["run"])
         .run();
     r.assert_code(3);
-    assert!(start.elapsed() < Duration::from_secs(10), "auth failures must not be retried");
+    assert!(
+        start.elapsed() < Duration::from_secs(10),
+        "auth failures must not be retried"
+    );
     assert!(r.stderr.contains("password authentication failed"), "{}", r.stderr);
     assert!(!r.all_output().contains(secret), "password leaked:\n{}", r.all_output());
     let written = std::fs::read_to_string(term_log.path()).unwrap();
-    assert!(written.starts_with("exit 3: cannot connect to postgres@127.0.0.1"), "{written}");
+    assert!(
+        written.starts_with("exit 3: cannot connect to postgres@127.0.0.1"),
+        "{written}"
+    );
     assert!(!written.contains(secret));
 }
 
@@ -127,8 +156,16 @@ fn secrets_from_files_and_postgres_variables() {
     assert!(!r.all_output().contains(PASSWORD));
 
     // libpq key=value strings work too.
-    let kv = format!("host=127.0.0.1 port={} user=postgres password='{PASSWORD}' dbname={}", cluster.port, db.name);
-    Sg::new().env("DATABASE_URL", &kv).env("SCHEMAGATE_MIGRATIONS_DIR", dir.path().to_str().unwrap()).args(&["verify"]).run().assert_code(0);
+    let kv = format!(
+        "host=127.0.0.1 port={} user=postgres password='{PASSWORD}' dbname={}",
+        cluster.port, db.name
+    );
+    Sg::new()
+        .env("DATABASE_URL", &kv)
+        .env("SCHEMAGATE_MIGRATIONS_DIR", dir.path().to_str().unwrap())
+        .args(&["verify"])
+        .run()
+        .assert_code(0);
 }
 
 #[test]
@@ -142,10 +179,18 @@ fn configuration_errors_are_exit_2_and_name_the_variable() {
         ("SCHEMAGATE_OUT_OF_ORDER", "perhaps", "SCHEMAGATE_OUT_OF_ORDER"),
         ("SCHEMAGATE_CREATE_DATABASE", "perhaps", "SCHEMAGATE_CREATE_DATABASE"),
         ("SCHEMAGATE_HISTORY_TABLE", "a.b.c", "SCHEMAGATE_HISTORY_TABLE"),
-        ("SCHEMAGATE_MIGRATONS_DIR", "x", "did you mean SCHEMAGATE_MIGRATIONS_DIR"),
+        (
+            "SCHEMAGATE_MIGRATONS_DIR",
+            "x",
+            "did you mean SCHEMAGATE_MIGRATIONS_DIR",
+        ),
         ("DATABASE_URL", "mysql://root:hunter2@h/db", "DATABASE_URL"),
         ("DATABASE_URL", "postgres://root:hunter2@h:99999/db", "port '99999'"),
-        ("DATABASE_URL_FILE", "/nonexistent/url", "DATABASE_URL_FILE: cannot read /nonexistent/url"),
+        (
+            "DATABASE_URL_FILE",
+            "/nonexistent/url",
+            "DATABASE_URL_FILE: cannot read /nonexistent/url",
+        ),
         ("POSTGRES_PASSWORD_FILE", "/nonexistent/pw", "POSTGRES_PASSWORD_FILE"),
         ("POSTGRES_PORT", "abc", "POSTGRES_PORT"),
         ("POSTGRES_SSLMODE", "sometimes", "POSTGRES_SSLMODE"),
@@ -153,13 +198,24 @@ fn configuration_errors_are_exit_2_and_name_the_variable() {
     for (var, value, expected) in cases {
         let r = Sg::new().env(var, value).args(&["run"]).run();
         assert_eq!(r.code, 2, "{var}={value}: {}", r.stderr);
-        assert!(r.stderr.contains(expected), "{var}={value}: expected '{expected}' in {}", r.stderr);
+        assert!(
+            r.stderr.contains(expected),
+            "{var}={value}: expected '{expected}' in {}",
+            r.stderr
+        );
         assert!(!r.stderr.contains("hunter2"), "{}", r.stderr);
     }
-    let flag = Sg::new().env("SCHEMAGATE_WAIT_TIMEOUT", "1s").args(&["wait", "--wait-timeout", "later"]).run();
+    let flag = Sg::new()
+        .env("SCHEMAGATE_WAIT_TIMEOUT", "1s")
+        .args(&["wait", "--wait-timeout", "later"])
+        .run();
     flag.assert_code(2);
     assert!(flag.stderr.contains("--wait-timeout"), "{}", flag.stderr);
-    let both = Sg::new().env("POSTGRES_PASSWORD", "a").env("POSTGRES_PASSWORD_FILE", "/x").args(&["run"]).run();
+    let both = Sg::new()
+        .env("POSTGRES_PASSWORD", "a")
+        .env("POSTGRES_PASSWORD_FILE", "/x")
+        .args(&["run"])
+        .run();
     both.assert_code(2);
     assert!(both.stderr.contains("not both"), "{}", both.stderr);
 }
@@ -172,7 +228,11 @@ fn usage_errors_are_exit_2_and_help_is_exit_0() {
     r.assert_code(2);
     let help = Sg::new().args(&["--help"]).run();
     help.assert_code(0);
-    assert!(help.stdout.contains("verify") && help.stdout.contains("--lock-timeout"), "{}", help.stdout);
+    assert!(
+        help.stdout.contains("verify") && help.stdout.contains("--lock-timeout"),
+        "{}",
+        help.stdout
+    );
 }
 
 #[test]
@@ -186,7 +246,11 @@ fn a_missing_database_is_exit_3_at_once() {
         .args(&["run"])
         .run();
     r.assert_code(3);
-    assert!(r.stderr.contains("database \"no_such_db\" does not exist"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("database \"no_such_db\" does not exist"),
+        "{}",
+        r.stderr
+    );
     assert!(start.elapsed() < Duration::from_secs(5));
 }
 
@@ -213,19 +277,32 @@ fn json_logs_and_the_termination_log() {
 
     // Failures are summarised in one line, too.
     std::fs::write(dir.path().join("0002_bad.sql"), "SELECT 1;\nSELEC 2;").unwrap();
-    db.sg(dir.path()).env("SCHEMAGATE_TERMINATION_LOG", term.path().to_str().unwrap()).args(&["run"]).run().assert_code(5);
+    db.sg(dir.path())
+        .env("SCHEMAGATE_TERMINATION_LOG", term.path().to_str().unwrap())
+        .args(&["run"])
+        .run()
+        .assert_code(5);
     let written = std::fs::read_to_string(term.path()).unwrap();
-    assert!(written.starts_with("exit 5: migration 0002_bad.sql failed at line 2, column 1"), "{written}");
+    assert!(
+        written.starts_with("exit 5: migration 0002_bad.sql failed at line 2, column 1"),
+        "{written}"
+    );
     assert_eq!(written.lines().count(), 1);
 }
 
 #[test]
 fn application_name_defaults_to_schemagate_and_the_url_wins() {
     let db = shared().fresh_db();
-    let dir = migrations(&[("0001_a.sql", "CREATE TABLE app AS SELECT current_setting('application_name') AS name;")]);
+    let dir = migrations(&[(
+        "0001_a.sql",
+        "CREATE TABLE app AS SELECT current_setting('application_name') AS name;",
+    )]);
     db.sg(dir.path()).args(&["run"]).run().assert_code(0);
     assert_eq!(db.psql("SELECT name FROM app"), "schemagate\n");
-    let dir2 = migrations(&[("0001_a.sql", "CREATE TABLE app2 AS SELECT current_setting('application_name') AS name;")]);
+    let dir2 = migrations(&[(
+        "0001_a.sql",
+        "CREATE TABLE app2 AS SELECT current_setting('application_name') AS name;",
+    )]);
     let url = format!("{}?application_name=deployer", db.url());
     Sg::new()
         .env("DATABASE_URL", &url)

@@ -2,17 +2,20 @@
 
 mod common;
 
-use common::{migrations, Cluster, ClusterOptions, Sg, PASSWORD};
+use common::{migrations, Cluster, Sg, Tls, PASSWORD};
 
 fn tls_cluster() -> Cluster {
-    let c = Cluster::create(ClusterOptions { tls: true, tls_only: true });
+    let c = Cluster::create(Tls::Only);
     c.start_server();
     c
 }
 
 fn run(cluster: &Cluster, host: &str, params: &str) -> common::Run {
     let dir = migrations(&[("0001_a.sql", "CREATE TABLE IF NOT EXISTS a ();")]);
-    let url = format!("postgres://postgres:{PASSWORD}@{host}:{}/postgres?{params}", cluster.port);
+    let url = format!(
+        "postgres://postgres:{PASSWORD}@{host}:{}/postgres?{params}",
+        cluster.port
+    );
     Sg::new()
         .env("DATABASE_URL", &url)
         .env("SCHEMAGATE_MIGRATIONS_DIR", dir.path().to_str().unwrap())
@@ -41,10 +44,18 @@ fn tls_modes_against_a_tls_only_server() {
 
     // A wrong CA fails at once with exit 3, not after the wait timeout.
     let start = std::time::Instant::now();
-    let wrong = run(&cluster, "127.0.0.1", &format!("sslmode=verify-full&sslrootcert={other}"));
+    let wrong = run(
+        &cluster,
+        "127.0.0.1",
+        &format!("sslmode=verify-full&sslrootcert={other}"),
+    );
     wrong.assert_code(3);
     assert!(start.elapsed() < std::time::Duration::from_secs(10));
-    assert!(wrong.stderr.contains("UnknownIssuer") || wrong.stderr.contains("invalid peer certificate"), "{}", wrong.stderr);
+    assert!(
+        wrong.stderr.contains("UnknownIssuer") || wrong.stderr.contains("invalid peer certificate"),
+        "{}",
+        wrong.stderr
+    );
     assert!(!wrong.all_output().contains(PASSWORD));
 }
 
@@ -56,12 +67,47 @@ fn verify_full_rejects_a_certificate_for_another_name_and_verify_ca_accepts_it()
     // the chain is good, the name (127.0.0.1) is not in it.
     let root = &cluster.root;
     let openssl = |args: &[&str]| {
-        let out = std::process::Command::new("openssl").args(args).current_dir(root).output().unwrap();
+        let out = std::process::Command::new("openssl")
+            .args(args)
+            .current_dir(root)
+            .output()
+            .unwrap();
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     };
-    openssl(&["req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=db.example", "-keyout", "other.key", "-out", "other.csr"]);
-    std::fs::write(root.join("other.ext"), "subjectAltName=DNS:db.example\nextendedKeyUsage=serverAuth\n").unwrap();
-    openssl(&["x509", "-req", "-in", "other.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-days", "2", "-out", "other.crt", "-extfile", "other.ext"]);
+    openssl(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-subj",
+        "/CN=db.example",
+        "-keyout",
+        "other.key",
+        "-out",
+        "other.csr",
+    ]);
+    std::fs::write(
+        root.join("other.ext"),
+        "subjectAltName=DNS:db.example\nextendedKeyUsage=serverAuth\n",
+    )
+    .unwrap();
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "other.csr",
+        "-CA",
+        "ca.crt",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "2",
+        "-out",
+        "other.crt",
+        "-extfile",
+        "other.ext",
+    ]);
     std::fs::copy(root.join("other.crt"), root.join("server.crt")).unwrap();
     std::fs::copy(root.join("other.key"), root.join("server.key")).unwrap();
     cluster.psql("postgres", "SELECT pg_reload_conf()");
@@ -69,7 +115,11 @@ fn verify_full_rejects_a_certificate_for_another_name_and_verify_ca_accepts_it()
 
     let full = run(&cluster, "127.0.0.1", &format!("sslmode=verify-full&sslrootcert={ca}"));
     full.assert_code(3);
-    assert!(full.stderr.contains("NotValidForName") || full.stderr.contains("not valid for name"), "{}", full.stderr);
+    assert!(
+        full.stderr.contains("NotValidForName") || full.stderr.contains("not valid for name"),
+        "{}",
+        full.stderr
+    );
     run(&cluster, "127.0.0.1", &format!("sslmode=verify-ca&sslrootcert={ca}")).assert_code(0);
 }
 
@@ -78,7 +128,11 @@ fn plaintext_is_refused_by_a_tls_only_server_and_sslmode_require_needs_tls() {
     let cluster = tls_cluster();
     let r = run(&cluster, "127.0.0.1", "sslmode=disable");
     r.assert_code(3);
-    assert!(r.stderr.contains("no encryption") || r.stderr.contains("pg_hba.conf"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("no encryption") || r.stderr.contains("pg_hba.conf"),
+        "{}",
+        r.stderr
+    );
 
     let plain = Cluster::start();
     let r = run(&plain, "127.0.0.1", "sslmode=require");

@@ -29,7 +29,11 @@ pub async fn execute(command: Command, config: &Config, interrupt: &Interrupt) -
         Command::Run => run::run(config, interrupt).await,
         Command::Wait => wait(config, interrupt).await,
         Command::Verify { wait } => {
-            let mode = if wait { verify::Mode::PollUntilWaitTimeout } else { verify::Mode::Once };
+            let mode = if wait {
+                verify::Mode::PollUntilWaitTimeout
+            } else {
+                verify::Mode::Once
+            };
             verify::verify(config, mode, interrupt).await
         }
         Command::Status { format } => status::status(config, format, interrupt).await,
@@ -40,20 +44,32 @@ pub async fn execute(command: Command, config: &Config, interrupt: &Interrupt) -
 async fn wait(config: &Config, interrupt: &Interrupt) -> Result<Output, Error> {
     let start = Instant::now();
     let session = db::wait_for_db(config, Access::ReadOnly, interrupt).await?;
-    session.client.query_typed_one("SELECT 1", &[]).await.map_err(|e| Error::Database {
-        context: format!("SELECT 1 on {}", session.target),
-        message: db::describe(&e),
-    })?;
+    session
+        .client
+        .query_typed_one("SELECT 1", &[])
+        .await
+        .map_err(|e| Error::Database {
+            context: format!("SELECT 1 on {}", session.target),
+            message: db::describe(&e),
+        })?;
     Ok(Output {
         stdout: None,
-        summary: format!("database {} is ready ({} ms)", session.target, start.elapsed().as_millis()),
+        summary: format!(
+            "database {} is ready ({} ms)",
+            session.target,
+            start.elapsed().as_millis()
+        ),
     })
 }
 
 /// Reads and hashes the migration files while connecting, so a no-op run
 /// costs no more than the connection (bench case b). An invalid migration set
 /// is reported as soon as it is known, whatever the connection is doing.
-async fn load_and_connect(config: &Config, access: Access, interrupt: &Interrupt) -> Result<(Vec<MigrationFile>, Session), Error> {
+async fn load_and_connect(
+    config: &Config,
+    access: Access,
+    interrupt: &Interrupt,
+) -> Result<(Vec<MigrationFile>, Session), Error> {
     let dir = config.migrations_dir.clone();
     let mut loading = tokio::task::spawn_blocking(move || migration::load_dir(&dir));
     let connecting = db::wait_for_db(config, access, interrupt);

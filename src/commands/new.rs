@@ -26,7 +26,12 @@ pub fn next_file_name(existing: &[(i64, String)], slug: &str) -> String {
     let next = existing.iter().map(|(v, _)| *v).max().unwrap_or(0) + 1;
     let width = existing
         .iter()
-        .map(|(_, f)| f.trim_start_matches('V').chars().take_while(char::is_ascii_digit).count())
+        .map(|(_, f)| {
+            f.trim_start_matches('V')
+                .chars()
+                .take_while(char::is_ascii_digit)
+                .count()
+        })
         .max()
         .unwrap_or(4)
         .max(4);
@@ -36,14 +41,21 @@ pub fn next_file_name(existing: &[(i64, String)], slug: &str) -> String {
 pub fn new_migration(config: &Config, name: &str) -> Result<Output, Error> {
     let slug = slug(name);
     if slug.is_empty() {
-        return Err(Error::config("NAME", format!("'{name}' has no letters or digits to name a file with")));
+        return Err(Error::config(
+            "NAME",
+            format!("'{name}' has no letters or digits to name a file with"),
+        ));
     }
     let dir = &config.migrations_dir;
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, &e))?;
     let files = migration::load_dir(dir)?;
     let existing: Vec<(i64, String)> = files.iter().map(|f| (f.version, f.file_name.clone())).collect();
     let path = dir.join(next_file_name(&existing, &slug));
-    let mut file = std::fs::OpenOptions::new().write(true).create_new(true).open(&path).map_err(|e| Error::io(&path, &e))?;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&path)
+        .map_err(|e| Error::io(&path, &e))?;
     // The directive is described, not written: a line of its own would switch it on.
     let header = format!(
         "-- {slug}\n-- Runs in one transaction together with its history row. For statements that\n\
@@ -51,7 +63,10 @@ pub fn new_migration(config: &Config, name: &str) -> Result<Output, Error> {
          -- \"schemagate:no-transaction\" on a comment line of its own at the top.\n\n"
     );
     file.write_all(header.as_bytes()).map_err(|e| Error::io(&path, &e))?;
-    Ok(Output { stdout: Some(format!("{}\n", path.display())), summary: format!("created {}", path.display()) })
+    Ok(Output {
+        stdout: Some(format!("{}\n", path.display())),
+        summary: format!("created {}", path.display()),
+    })
 }
 
 #[cfg(test)]
@@ -68,7 +83,10 @@ mod tests {
     #[test]
     fn numbering_keeps_padding() {
         assert_eq!(next_file_name(&[], "init"), "0001_init.sql");
-        assert_eq!(next_file_name(&[(1, "0001_a.sql".into()), (9, "0009_b.sql".into())], "c"), "0010_c.sql");
+        assert_eq!(
+            next_file_name(&[(1, "0001_a.sql".into()), (9, "0009_b.sql".into())], "c"),
+            "0010_c.sql"
+        );
         assert_eq!(next_file_name(&[(7, "000007_a.sql".into())], "b"), "000008_b.sql");
         assert_eq!(next_file_name(&[(3, "V3__a.sql".into())], "b"), "0004_b.sql");
     }

@@ -27,7 +27,11 @@ pub async fn run(config: &Config, interrupt: &Interrupt) -> Result<Output, Error
         format!("nothing to apply; database at {at} ({ms} ms)")
     } else {
         let list: Vec<String> = applied.iter().map(i64::to_string).collect();
-        format!("applied {} migration(s) [{}] in {ms} ms; database at {at}", applied.len(), list.join(", "))
+        format!(
+            "applied {} migration(s) [{}] in {ms} ms; database at {at}",
+            applied.len(),
+            list.join(", ")
+        )
     };
     Ok(Output { stdout: None, summary })
 }
@@ -43,7 +47,13 @@ async fn migrate(
     let table = &config.history_table;
     let rows = db_history::read_or_create(session, table).await?;
     let report = history::reconcile(files, &rows);
-    let problems = history::problems(&report, Check::BeforeRun { out_of_order: config.out_of_order }, &table.quoted());
+    let problems = history::problems(
+        &report,
+        Check::BeforeRun {
+            out_of_order: config.out_of_order,
+        },
+        &table.quoted(),
+    );
     if !problems.is_empty() {
         return Err(Error::Verification(problems));
     }
@@ -54,17 +64,26 @@ async fn migrate(
     let target = Target {
         table,
         applied_by: &config.applied_by,
-        history: if rows.is_empty() { HistoryState::Empty } else { HistoryState::NonEmpty },
+        history: if rows.is_empty() {
+            HistoryState::Empty
+        } else {
+            HistoryState::NonEmpty
+        },
     };
     for version in &plan {
         if let Some(sig) = interrupt.fired() {
             return Err(Error::Interrupted(sig));
         }
-        let file = files.iter().find(|f| f.version == *version).expect("the plan only names files on disk");
+        let file = files
+            .iter()
+            .find(|f| f.version == *version)
+            .expect("the plan only names files on disk");
         let t = Instant::now();
         match apply::apply(session, file, &target, interrupt).await? {
             Outcome::Recorded => info!("applied {} in {} ms", file.file_name, t.elapsed().as_millis()),
-            Outcome::NotRecorded => tracing::warn!("{} ran, but its history row was rolled back with it", file.file_name),
+            Outcome::NotRecorded => {
+                tracing::warn!("{} ran, but its history row was rolled back with it", file.file_name)
+            }
         }
     }
     confirm_at_head(session, files, config, &plan).await
@@ -92,6 +111,10 @@ async fn confirm_at_head(
     if !problems.is_empty() {
         return Err(Error::Verification(problems));
     }
-    let recorded = applied.iter().copied().filter(|v| rows.iter().any(|r| r.version == *v)).collect();
+    let recorded = applied
+        .iter()
+        .copied()
+        .filter(|v| rows.iter().any(|r| r.version == *v))
+        .collect();
     Ok((recorded, report.database_version))
 }

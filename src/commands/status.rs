@@ -13,7 +13,9 @@ use crate::signal::Interrupt;
 
 pub async fn status(config: &Config, format: Format, interrupt: &Interrupt) -> Result<Output, Error> {
     let (files, session) = load_and_connect(config, Access::ReadOnly, interrupt).await?;
-    let rows = db_history::read(&session, &config.history_table).await?.unwrap_or_default();
+    let rows = db_history::read(&session, &config.history_table)
+        .await?
+        .unwrap_or_default();
     let report = history::reconcile(&files, &rows);
     let stdout = match format {
         Format::Json => json(&report),
@@ -22,7 +24,10 @@ pub async fn status(config: &Config, format: Format, interrupt: &Interrupt) -> R
     let problems = report.migrations.iter().filter(|e| e.state != State::Applied).count();
     Ok(Output {
         stdout: Some(stdout),
-        summary: format!("{} migration(s), {problems} not applied or with problems", report.migrations.len()),
+        summary: format!(
+            "{} migration(s), {problems} not applied or with problems",
+            report.migrations.len()
+        ),
     })
 }
 
@@ -64,7 +69,10 @@ pub fn text(report: &Report) -> String {
         fmt_version(report.head_version)
     );
     let name_width = report.migrations.iter().map(|e| e.name.len()).max().unwrap_or(4).max(4);
-    out.push_str(&format!("{:<14}  {:<name_width$}  {:<17}  APPLIED AT\n", "VERSION", "NAME", "STATE"));
+    out.push_str(&format!(
+        "{:<14}  {:<name_width$}  {:<17}  APPLIED AT\n",
+        "VERSION", "NAME", "STATE"
+    ));
     for e in &report.migrations {
         out.push_str(&format!(
             "{:<14}  {:<name_width$}  {:<17}  {}\n",

@@ -34,8 +34,13 @@ pub async fn verify(config: &Config, mode: Mode, interrupt: &Interrupt) -> Resul
         let report = history::reconcile(&files, &rows);
         let problems = history::problems(&report, Check::AtHead, &table.quoted());
         if problems.is_empty() {
-            let at = report.database_version.map_or_else(|| "no version (no migrations)".into(), |v| format!("version {v}"));
-            return Ok(Output { stdout: None, summary: format!("database is at head: {at}") });
+            let at = report
+                .database_version
+                .map_or_else(|| "no version (no migrations)".into(), |v| format!("version {v}"));
+            return Ok(Output {
+                stdout: None,
+                summary: format!("database is at head: {at}"),
+            });
         }
         let elapsed = start.elapsed();
         if mode == Mode::Once || elapsed >= config.wait_timeout {

@@ -107,7 +107,11 @@ impl ConnSpec {
 
     /// `user@host:port/db`, for logs: no password, ever.
     pub fn target(&self) -> String {
-        let host = if self.host.contains(':') { format!("[{}]", self.host) } else { self.host.clone() };
+        let host = if self.host.contains(':') {
+            format!("[{}]", self.host)
+        } else {
+            self.host.clone()
+        };
         format!("{}@{}:{}/{}", self.user, host, self.port, self.dbname)
     }
 
@@ -122,7 +126,9 @@ impl ConnSpec {
             "sslmode" => self.sslmode = SslMode::parse(value)?,
             "sslrootcert" => self.sslrootcert = Some(parse_root_cert(value)),
             "connect_timeout" => {
-                let secs: u64 = value.parse().map_err(|_| format!("connect_timeout '{value}' is not a whole number of seconds"))?;
+                let secs: u64 = value
+                    .parse()
+                    .map_err(|_| format!("connect_timeout '{value}' is not a whole number of seconds"))?;
                 self.connect_timeout = (secs > 0).then(|| Duration::from_secs(secs));
             }
             "application_name" => self.application_name = Some(value.to_string()),
@@ -131,7 +137,11 @@ impl ConnSpec {
                     "disable" => ChannelBinding::Disable,
                     "prefer" => ChannelBinding::Prefer,
                     "require" => ChannelBinding::Require,
-                    other => return Err(format!("unknown channel_binding '{other}' (use disable, prefer or require)")),
+                    other => {
+                        return Err(format!(
+                            "unknown channel_binding '{other}' (use disable, prefer or require)"
+                        ))
+                    }
                 }
             }
             "options" => self.options = Some(value.to_string()),
@@ -160,7 +170,10 @@ pub fn parse_port(value: &str) -> Result<u16, String> {
 pub fn parse(text: &str) -> Result<ConnSpec, String> {
     let text = text.trim();
     let mut spec = ConnSpec::defaults();
-    if let Some(rest) = text.strip_prefix("postgres://").or_else(|| text.strip_prefix("postgresql://")) {
+    if let Some(rest) = text
+        .strip_prefix("postgres://")
+        .or_else(|| text.strip_prefix("postgresql://"))
+    {
         parse_url(rest, &mut spec)?;
     } else if text.contains('=') && !text.contains("://") {
         for (k, v) in parse_keyword_value(text)? {
@@ -195,7 +208,9 @@ fn parse_url(rest: &str, spec: &mut ConnSpec) -> Result<(), String> {
             }
             if let Some(p) = password {
                 // The error names the part only: the password itself is never shown.
-                spec.password = Some(Secret::new(percent_decode(p).map_err(|_| "the password is not valid percent-encoding".to_string())?));
+                spec.password = Some(Secret::new(
+                    percent_decode(p).map_err(|_| "the password is not valid percent-encoding".to_string())?,
+                ));
             }
             hp
         }
@@ -206,7 +221,9 @@ fn parse_url(rest: &str, spec: &mut ConnSpec) -> Result<(), String> {
         spec.dbname = percent_decode(db).map_err(|e| format!("database name: {e}"))?;
     }
     for pair in query.into_iter().flat_map(|q| q.split('&')).filter(|p| !p.is_empty()) {
-        let (k, v) = pair.split_once('=').ok_or_else(|| format!("query parameter '{}' has no value", safe_key(pair)))?;
+        let (k, v) = pair
+            .split_once('=')
+            .ok_or_else(|| format!("query parameter '{}' has no value", safe_key(pair)))?;
         let key = percent_decode(k)?;
         let value = percent_decode(v).map_err(|e| format!("{key}: {e}"))?;
         spec.set(&key, &value)?;
@@ -309,7 +326,10 @@ mod tests {
         let s = parse("postgres://app:s%40cret@db.internal:6543/orders?sslmode=verify-full&sslrootcert=/ca.pem&application_name=api&connect_timeout=7&channel_binding=require").unwrap();
         assert_eq!(s.user, "app");
         assert_eq!(s.password.as_ref().map(Secret::expose), Some("s@cret"));
-        assert_eq!((s.host.as_str(), s.port, s.dbname.as_str()), ("db.internal", 6543, "orders"));
+        assert_eq!(
+            (s.host.as_str(), s.port, s.dbname.as_str()),
+            ("db.internal", 6543, "orders")
+        );
         assert_eq!(s.sslmode, SslMode::VerifyFull);
         assert_eq!(s.sslrootcert, Some(RootCert::File("/ca.pem".into())));
         assert_eq!(s.application_name.as_deref(), Some("api"));
@@ -320,7 +340,10 @@ mod tests {
     #[test]
     fn url_defaults_and_ipv6() {
         let s = parse("postgresql://[::1]/").unwrap();
-        assert_eq!((s.host.as_str(), s.port, s.user.as_str(), s.dbname.as_str()), ("::1", 5432, "postgres", "postgres"));
+        assert_eq!(
+            (s.host.as_str(), s.port, s.user.as_str(), s.dbname.as_str()),
+            ("::1", 5432, "postgres", "postgres")
+        );
         assert_eq!(s.target(), "postgres@[::1]:5432/postgres");
         let s = parse("postgres://u@h").unwrap();
         assert_eq!(s.dbname, "u");
@@ -359,6 +382,9 @@ mod tests {
 
     #[test]
     fn sslrootcert_system_means_bundled_roots() {
-        assert_eq!(parse("host=h sslrootcert=system").unwrap().sslrootcert, Some(RootCert::Bundled));
+        assert_eq!(
+            parse("host=h sslrootcert=system").unwrap().sslrootcert,
+            Some(RootCert::Bundled)
+        );
     }
 }

@@ -86,7 +86,10 @@ impl TableName {
                 return Err(format!("'{text}': each name must be 1 to 63 bytes"));
             }
         }
-        Ok(TableName { schema: schema.map(str::to_string), table: table.to_string() })
+        Ok(TableName {
+            schema: schema.map(str::to_string),
+            table: table.to_string(),
+        })
     }
 
     /// The name as it appears in SQL, every part quoted.
@@ -100,7 +103,11 @@ impl TableName {
     /// The key of the advisory lock: one lock per history table per database.
     pub fn lock_key(&self) -> i64 {
         use sha2::{Digest, Sha256};
-        let name = format!("schemagate:{}.{}", self.schema.as_deref().unwrap_or("public"), self.table);
+        let name = format!(
+            "schemagate:{}.{}",
+            self.schema.as_deref().unwrap_or("public"),
+            self.table
+        );
         let digest = Sha256::digest(name.as_bytes());
         let mut first = [0u8; 8];
         first.copy_from_slice(&digest[..8]);
@@ -146,12 +153,24 @@ struct Sources<'a> {
 impl Sources<'_> {
     fn get(&self, var: &str, flag: &Option<String>, flag_name: &str) -> Option<Setting> {
         if let Some(v) = flag {
-            return Some(Setting { value: v.clone(), source: flag_name.into() });
+            return Some(Setting {
+                value: v.clone(),
+                source: flag_name.into(),
+            });
         }
-        self.env.get(var).map(|v| Setting { value: v.to_string(), source: var.into() })
+        self.env.get(var).map(|v| Setting {
+            value: v.to_string(),
+            source: var.into(),
+        })
     }
 
-    fn duration(&self, var: &str, flag: &Option<String>, flag_name: &str, default: Duration) -> Result<Duration, Error> {
+    fn duration(
+        &self,
+        var: &str,
+        flag: &Option<String>,
+        flag_name: &str,
+        default: Duration,
+    ) -> Result<Duration, Error> {
         match self.get(var, flag, flag_name) {
             Some(s) => parse_duration(&s.value).map_err(|e| Error::config(s.source, e)),
             None => Ok(default),
@@ -159,11 +178,16 @@ impl Sources<'_> {
     }
 
     fn boolean(&self, var: &str, flag: &Option<String>, flag_name: &str) -> Result<bool, Error> {
-        let Some(s) = self.get(var, flag, flag_name) else { return Ok(false) };
+        let Some(s) = self.get(var, flag, flag_name) else {
+            return Ok(false);
+        };
         match s.value.to_ascii_lowercase().as_str() {
             "1" | "true" | "yes" | "on" => Ok(true),
             "0" | "false" | "no" | "off" | "" => Ok(false),
-            other => Err(Error::config(s.source, format!("'{other}' is not a boolean (use true or false)"))),
+            other => Err(Error::config(
+                s.source,
+                format!("'{other}' is not a boolean (use true or false)"),
+            )),
         }
     }
 
@@ -171,7 +195,10 @@ impl Sources<'_> {
     fn value_or_file(&self, var: &str) -> Result<Option<(String, DbSourceKind)>, Error> {
         let file_var = format!("{var}_FILE");
         match (self.env.get(var), self.env.get(&file_var)) {
-            (Some(_), Some(_)) => Err(Error::config(&file_var, format!("set either {var} or {file_var}, not both"))),
+            (Some(_), Some(_)) => Err(Error::config(
+                &file_var,
+                format!("set either {var} or {file_var}, not both"),
+            )),
             (Some(v), None) => Ok(Some((v.to_string(), DbSourceKind::Plain))),
             (None, Some(path)) => read_secret_file(&file_var, path).map(|v| Some((v, DbSourceKind::File))),
             (None, None) => Ok(None),
@@ -187,7 +214,10 @@ enum DbSourceKind {
 
 fn read_secret_file(var: &str, path: &str) -> Result<String, Error> {
     let text = std::fs::read_to_string(path).map_err(|e| Error::config(var, format!("cannot read {path}: {e}")))?;
-    let trimmed = text.strip_suffix('\n').map(|t| t.strip_suffix('\r').unwrap_or(t)).unwrap_or(&text);
+    let trimmed = text
+        .strip_suffix('\n')
+        .map(|t| t.strip_suffix('\r').unwrap_or(t))
+        .unwrap_or(&text);
     Ok(trimmed.to_string())
 }
 
@@ -201,14 +231,36 @@ impl Config {
             .map_or_else(|| PathBuf::from("./migrations"), |s| PathBuf::from(s.value));
         let history_table = match src.get("SCHEMAGATE_HISTORY_TABLE", &flags.history_table, "--history-table") {
             Some(s) => TableName::parse(&s.value).map_err(|e| Error::config(s.source, e))?,
-            None => TableName { schema: None, table: "schemagate_history".into() },
+            None => TableName {
+                schema: None,
+                table: "schemagate_history".into(),
+            },
         };
-        let explicit_connect = src.duration("SCHEMAGATE_CONNECT_TIMEOUT", &flags.connect_timeout, "--connect-timeout", Duration::ZERO)?;
+        let explicit_connect = src.duration(
+            "SCHEMAGATE_CONNECT_TIMEOUT",
+            &flags.connect_timeout,
+            "--connect-timeout",
+            Duration::ZERO,
+        )?;
         Ok(Config {
             connect_timeout: connect_timeout(&src, flags, &db, explicit_connect),
-            wait_timeout: src.duration("SCHEMAGATE_WAIT_TIMEOUT", &flags.wait_timeout, "--wait-timeout", Duration::from_secs(60))?,
-            lock_timeout: src.duration("SCHEMAGATE_LOCK_TIMEOUT", &flags.lock_timeout, "--lock-timeout", Duration::from_secs(300))?,
-            create_database: if src.boolean("SCHEMAGATE_CREATE_DATABASE", &flags.create_database, "--create-database")? {
+            wait_timeout: src.duration(
+                "SCHEMAGATE_WAIT_TIMEOUT",
+                &flags.wait_timeout,
+                "--wait-timeout",
+                Duration::from_secs(60),
+            )?,
+            lock_timeout: src.duration(
+                "SCHEMAGATE_LOCK_TIMEOUT",
+                &flags.lock_timeout,
+                "--lock-timeout",
+                Duration::from_secs(300),
+            )?,
+            create_database: if src.boolean(
+                "SCHEMAGATE_CREATE_DATABASE",
+                &flags.create_database,
+                "--create-database",
+            )? {
                 CreateDatabase::IfMissing
             } else {
                 CreateDatabase::No
@@ -239,7 +291,10 @@ fn reject_unknown(env: &RawEnv) -> Result<(), Error> {
                 .filter(|k| edit_distance(k, key) <= 3)
                 .map(|k| format!("; did you mean {k}?"))
                 .unwrap_or_default();
-            return Err(Error::config(key.as_str(), format!("unknown variable{hint} (known: {})", KNOWN.join(", "))));
+            return Err(Error::config(
+                key.as_str(),
+                format!("unknown variable{hint} (known: {})", KNOWN.join(", ")),
+            ));
         }
     }
     Ok(())
@@ -288,7 +343,11 @@ fn postgres_vars(src: &Sources) -> Result<ConnSpec, Error> {
         spec.user = u.to_string();
     }
     spec.password = src.value_or_file("POSTGRES_PASSWORD")?.map(|(p, _)| Secret::new(p));
-    spec.dbname = env.get("POSTGRES_DB").filter(|d| !d.is_empty()).unwrap_or(&spec.user).to_string();
+    spec.dbname = env
+        .get("POSTGRES_DB")
+        .filter(|d| !d.is_empty())
+        .unwrap_or(&spec.user)
+        .to_string();
     if let Some(m) = env.get("POSTGRES_SSLMODE") {
         spec.sslmode = SslMode::parse(m).map_err(|e| Error::config("POSTGRES_SSLMODE", e))?;
     }
@@ -301,7 +360,14 @@ fn postgres_vars(src: &Sources) -> Result<ConnSpec, Error> {
 /// An explicit SCHEMAGATE_CONNECT_TIMEOUT wins, then the URL's
 /// `connect_timeout`, then 5 s.
 fn connect_timeout(src: &Sources, flags: &Flags, db: &ConnSpec, explicit: Duration) -> Duration {
-    if src.get("SCHEMAGATE_CONNECT_TIMEOUT", &flags.connect_timeout, "--connect-timeout").is_some() {
+    if src
+        .get(
+            "SCHEMAGATE_CONNECT_TIMEOUT",
+            &flags.connect_timeout,
+            "--connect-timeout",
+        )
+        .is_some()
+    {
         return explicit;
     }
     db.connect_timeout.unwrap_or(Duration::from_secs(5))
@@ -313,15 +379,21 @@ fn log_format(src: &Sources, flags: &Flags) -> Result<LogFormat, Error> {
         Some(s) => match s.value.as_str() {
             "text" => Ok(LogFormat::Text),
             "json" => Ok(LogFormat::Json),
-            other => Err(Error::config(s.source, format!("'{other}' is not a log format (use text or json)"))),
+            other => Err(Error::config(
+                s.source,
+                format!("'{other}' is not a log format (use text or json)"),
+            )),
         },
     }
 }
 
 fn log_filter(src: &Sources, flags: &Flags) -> Result<String, Error> {
-    let setting = src
-        .get("SCHEMAGATE_LOG", &flags.log, "--log")
-        .or_else(|| src.env.get("RUST_LOG").map(|v| Setting { value: v.to_string(), source: "RUST_LOG".into() }));
+    let setting = src.get("SCHEMAGATE_LOG", &flags.log, "--log").or_else(|| {
+        src.env.get("RUST_LOG").map(|v| Setting {
+            value: v.to_string(),
+            source: "RUST_LOG".into(),
+        })
+    });
     match setting {
         None => Ok("info".into()),
         Some(s) => tracing_subscriber::EnvFilter::try_new(&s.value)
@@ -333,12 +405,20 @@ fn log_filter(src: &Sources, flags: &Flags) -> Result<String, Error> {
 /// Kubernetes reads `/dev/termination-log` into `kubectl describe pod`. Use it
 /// by default only where it exists and is writable, i.e. inside a pod.
 fn termination_log(src: &Sources, flags: &Flags) -> Option<PathBuf> {
-    match src.get("SCHEMAGATE_TERMINATION_LOG", &flags.termination_log, "--termination-log") {
+    match src.get(
+        "SCHEMAGATE_TERMINATION_LOG",
+        &flags.termination_log,
+        "--termination-log",
+    ) {
         Some(s) if s.value.is_empty() => None,
         Some(s) => Some(PathBuf::from(s.value)),
         None => {
             let default = PathBuf::from("/dev/termination-log");
-            std::fs::OpenOptions::new().append(true).open(&default).ok().map(|_| default)
+            std::fs::OpenOptions::new()
+                .append(true)
+                .open(&default)
+                .ok()
+                .map(|_| default)
         }
     }
 }
@@ -384,13 +464,25 @@ mod tests {
         let c = config(&[("DATABASE_URL", "postgres://a@h1/d1"), ("POSTGRES_HOST", "h2")]).unwrap();
         assert_eq!((c.db.host.as_str(), c.db_source), ("h1", DbSource::DatabaseUrl));
         let env: RawEnv = [("SCHEMAGATE_WAIT_TIMEOUT", "10s")].into_iter().collect();
-        let flags = Flags { wait_timeout: Some("2s".into()), ..Flags::default() };
-        assert_eq!(Config::from_sources(&env, &flags).unwrap().wait_timeout, Duration::from_secs(2));
+        let flags = Flags {
+            wait_timeout: Some("2s".into()),
+            ..Flags::default()
+        };
+        assert_eq!(
+            Config::from_sources(&env, &flags).unwrap().wait_timeout,
+            Duration::from_secs(2)
+        );
     }
 
     #[test]
     fn postgres_vars_build_the_target() {
-        let c = config(&[("POSTGRES_HOST", "db"), ("POSTGRES_PORT", "6000"), ("POSTGRES_USER", "app"), ("POSTGRES_PASSWORD", "pw")]).unwrap();
+        let c = config(&[
+            ("POSTGRES_HOST", "db"),
+            ("POSTGRES_PORT", "6000"),
+            ("POSTGRES_USER", "app"),
+            ("POSTGRES_PASSWORD", "pw"),
+        ])
+        .unwrap();
         assert_eq!(c.db.target(), "app@db:6000/app");
         assert_eq!(c.db.password.as_ref().map(Secret::expose), Some("pw"));
     }
@@ -402,9 +494,15 @@ mod tests {
         assert!(config_error(&[("DATABASE_URL", "nope")]).contains("DATABASE_URL"));
         assert!(config_error(&[("SCHEMAGATE_CREATE_DATABASE", "maybe")]).contains("SCHEMAGATE_CREATE_DATABASE"));
         let unknown = config_error(&[("SCHEMAGATE_WAIT_TIMOUT", "1s")]);
-        assert!(unknown.contains("SCHEMAGATE_WAIT_TIMOUT") && unknown.contains("did you mean SCHEMAGATE_WAIT_TIMEOUT"), "{unknown}");
+        assert!(
+            unknown.contains("SCHEMAGATE_WAIT_TIMOUT") && unknown.contains("did you mean SCHEMAGATE_WAIT_TIMEOUT"),
+            "{unknown}"
+        );
         let missing = config_error(&[("POSTGRES_PASSWORD_FILE", "/nonexistent/pw")]);
-        assert!(missing.contains("POSTGRES_PASSWORD_FILE") && missing.contains("/nonexistent/pw"), "{missing}");
+        assert!(
+            missing.contains("POSTGRES_PASSWORD_FILE") && missing.contains("/nonexistent/pw"),
+            "{missing}"
+        );
         assert!(config_error(&[("SCHEMAGATE_HISTORY_TABLE", "a.b.c")]).contains("SCHEMAGATE_HISTORY_TABLE"));
     }
 
@@ -425,8 +523,17 @@ mod tests {
 
     #[test]
     fn url_connect_timeout_applies_unless_overridden() {
-        assert_eq!(config(&[("DATABASE_URL", "postgres://h/d?connect_timeout=9")]).unwrap().connect_timeout, Duration::from_secs(9));
-        let c = config(&[("DATABASE_URL", "postgres://h/d?connect_timeout=9"), ("SCHEMAGATE_CONNECT_TIMEOUT", "1s")]).unwrap();
+        assert_eq!(
+            config(&[("DATABASE_URL", "postgres://h/d?connect_timeout=9")])
+                .unwrap()
+                .connect_timeout,
+            Duration::from_secs(9)
+        );
+        let c = config(&[
+            ("DATABASE_URL", "postgres://h/d?connect_timeout=9"),
+            ("SCHEMAGATE_CONNECT_TIMEOUT", "1s"),
+        ])
+        .unwrap();
         assert_eq!(c.connect_timeout, Duration::from_secs(1));
     }
 }

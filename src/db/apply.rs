@@ -41,7 +41,12 @@ pub enum Outcome {
 
 /// Applies `file`. On SIGTERM/SIGINT the running statement is cancelled on
 /// the server, the transaction rolls back, and only then do we return.
-pub async fn apply(session: &Session, file: &MigrationFile, target: &Target<'_>, interrupt: &Interrupt) -> Result<Outcome, Error> {
+pub async fn apply(
+    session: &Session,
+    file: &MigrationFile,
+    target: &Target<'_>,
+    interrupt: &Interrupt,
+) -> Result<Outcome, Error> {
     let work = async {
         match file.transaction {
             TransactionMode::PerMigration => transactional(session, file, target).await,
@@ -83,14 +88,22 @@ async fn transactional(session: &Session, file: &MigrationFile, target: &Target<
     body.map_err(|e| failure(file, &e, 0, target))?;
     let rows = row.map_err(|e| failure(file, &e, 0, target))?;
     commit.map_err(|e| failure(file, &e, 0, target))?;
-    Ok(if rows.is_empty() { Outcome::NotRecorded } else { Outcome::Recorded })
+    Ok(if rows.is_empty() {
+        Outcome::NotRecorded
+    } else {
+        Outcome::Recorded
+    })
 }
 
 /// `-- schemagate:no-transaction`: each statement on its own (a multi-statement
 /// query string would be an implicit transaction, which CREATE INDEX
 /// CONCURRENTLY refuses). A failure is recorded as `success=false`, because
 /// the statements before it stay applied.
-async fn statement_by_statement(session: &Session, file: &MigrationFile, target: &Target<'_>) -> Result<Outcome, Error> {
+async fn statement_by_statement(
+    session: &Session,
+    file: &MigrationFile,
+    target: &Target<'_>,
+) -> Result<Outcome, Error> {
     let start = Instant::now();
     let mut result = Ok(());
     for stmt in split_statements(&file.sql) {

@@ -22,7 +22,10 @@ const LOCK_HOLDER: &str = include_str!("sql/lock_holder.sql");
 const REPORT_EVERY: Duration = Duration::from_secs(5);
 
 fn db_error(context: &str, e: &tokio_postgres::Error) -> Error {
-    Error::Database { context: context.into(), message: describe(e) }
+    Error::Database {
+        context: context.into(),
+        message: describe(e),
+    }
 }
 
 /// Prepares the session and tries the lock once, in one pipelined round trip.
@@ -57,7 +60,11 @@ pub async fn acquire(session: &Session, key: i64, timeout: Duration, interrupt: 
             return Err(Error::LockTimeout { waited, holder });
         }
         match &holder {
-            Some(h) => info!("waiting for the migration lock held by {h} ({:.1}s spent, {:.1}s left)", waited.as_secs_f64(), (timeout - waited).as_secs_f64()),
+            Some(h) => info!(
+                "waiting for the migration lock held by {h} ({:.1}s spent, {:.1}s left)",
+                waited.as_secs_f64(),
+                (timeout - waited).as_secs_f64()
+            ),
             None => info!("waiting for the migration lock ({:.1}s spent)", waited.as_secs_f64()),
         }
         let slice = (timeout - waited).min(REPORT_EVERY);
@@ -113,7 +120,10 @@ async fn holder(session: &Session, key: i64) -> Result<Option<LockHolder>, Error
 /// Releases the lock. Closing the session would release it too; doing it
 /// explicitly keeps the order obvious in the server log.
 pub async fn release(session: &Session, key: i64) {
-    let r = session.client.query_typed("SELECT pg_advisory_unlock($1)", &[(&key, Type::INT8)]).await;
+    let r = session
+        .client
+        .query_typed("SELECT pg_advisory_unlock($1)", &[(&key, Type::INT8)])
+        .await;
     if let Err(e) = r {
         debug!("releasing the migration lock: {}", describe(&e));
     }

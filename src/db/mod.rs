@@ -248,14 +248,25 @@ pub async fn wait_for_db(config: &Config, access: Access, interrupt: &Interrupt)
         }
         let elapsed = start.elapsed();
         if elapsed >= config.wait_timeout {
-            return Err(Error::Unreachable { target, waited: elapsed, last_error: reason });
+            return Err(Error::Unreachable {
+                target,
+                waited: elapsed,
+                last_error: reason,
+            });
         }
         if last_progress.is_none_or(|t| t.elapsed() >= PROGRESS_EVERY) {
             let left = config.wait_timeout - elapsed;
-            info!("waiting for database {target}: {reason} ({:.1}s spent, {:.1}s left)", elapsed.as_secs_f64(), left.as_secs_f64());
+            info!(
+                "waiting for database {target}: {reason} ({:.1}s spent, {:.1}s left)",
+                elapsed.as_secs_f64(),
+                left.as_secs_f64()
+            );
             last_progress = Some(Instant::now());
         }
-        let delay = delays.next().unwrap_or(Duration::from_millis(100)).min(config.wait_timeout - elapsed);
+        let delay = delays
+            .next()
+            .unwrap_or(Duration::from_millis(100))
+            .min(config.wait_timeout - elapsed);
         tokio::select! {
             _ = tokio::time::sleep(delay) => {}
             sig = interrupt.recv() => return Err(Error::Interrupted(sig)),
@@ -273,13 +284,19 @@ async fn create_database(config: &Config, tls: &Option<MakeRustlsConnect>, inter
         r = connect_once(&maintenance, tls, Access::ReadWrite, config.connect_timeout) => r,
         sig = interrupt.recv() => return Err(Error::Interrupted(sig)),
     }
-    .map_err(|(_, reason)| Error::ConnectFatal { target: target.clone(), reason: format!("cannot create the database: {reason}") })?;
+    .map_err(|(_, reason)| Error::ConnectFatal {
+        target: target.clone(),
+        reason: format!("cannot create the database: {reason}"),
+    })?;
     let sql = format!("CREATE DATABASE {}", quote_ident(&config.db.dbname));
     match client.batch_execute(&sql).await {
         Ok(()) => info!("created database {}", config.db.dbname),
         Err(e) if e.code().is_some_and(|c| c.code() == "42P04") => {}
         Err(e) => {
-            return Err(Error::ConnectFatal { target, reason: format!("cannot create the database: {}", describe(&e)) })
+            return Err(Error::ConnectFatal {
+                target,
+                reason: format!("cannot create the database: {}", describe(&e)),
+            })
         }
     }
     Ok(())

@@ -60,7 +60,10 @@ pub fn connector(spec: &ConnSpec) -> Result<Option<MakeRustlsConnect>, Error> {
             }
         }
     };
-    let config = builder.dangerous().with_custom_certificate_verifier(verifier).with_no_client_auth();
+    let config = builder
+        .dangerous()
+        .with_custom_certificate_verifier(verifier)
+        .with_no_client_auth();
     Ok(Some(MakeRustlsConnect::new(config)))
 }
 
@@ -97,7 +100,10 @@ impl ServerCertVerifier for IgnoreName {
         ocsp: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        match self.0.verify_server_cert(end_entity, intermediates, server_name, ocsp, now) {
+        match self
+            .0
+            .verify_server_cert(end_entity, intermediates, server_name, ocsp, now)
+        {
             Err(rustls::Error::InvalidCertificate(
                 CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
             )) => Ok(ServerCertVerified::assertion()),
@@ -178,7 +184,10 @@ mod tests {
         let check = |url: &str| check_for(&parse(url).unwrap());
         assert_eq!(check("postgres://h/d?sslmode=disable"), None);
         assert_eq!(check("postgres://h/d?sslmode=require"), Some(Check::Nothing));
-        assert_eq!(check("postgres://h/d?sslmode=require&sslrootcert=/ca"), Some(Check::Chain));
+        assert_eq!(
+            check("postgres://h/d?sslmode=require&sslrootcert=/ca"),
+            Some(Check::Chain)
+        );
         assert_eq!(check("postgres://h/d?sslmode=verify-ca"), Some(Check::Chain));
         assert_eq!(check("postgres://h/d?sslmode=verify-full"), Some(Check::ChainAndName));
     }

@@ -74,7 +74,12 @@ fn pg_command(tool: &str) -> Command {
 
 fn chown_for_pg(path: &Path) {
     if let Some((_, uid, gid)) = pg_user() {
-        let status = Command::new("chown").arg("-R").arg(format!("{uid}:{gid}")).arg(path).status().unwrap();
+        let status = Command::new("chown")
+            .arg("-R")
+            .arg(format!("{uid}:{gid}"))
+            .arg(path)
+            .status()
+            .unwrap();
         assert!(status.success(), "chown {}", path.display());
     }
 }
@@ -102,7 +107,11 @@ fn template() -> PathBuf {
     static TEMPLATE: OnceLock<PathBuf> = OnceLock::new();
     TEMPLATE
         .get_or_init(|| {
-            let version = pg_bin().parent().and_then(|p| p.file_name()).map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+            let version = pg_bin()
+                .parent()
+                .and_then(|p| p.file_name())
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default();
             let fixed = std::env::temp_dir().join(format!("schemagate-pg-template-{version}-v1"));
             if fixed.join("data/PG_VERSION").exists() {
                 return fixed.join("data");
@@ -116,7 +125,16 @@ fn template() -> PathBuf {
             let out = pg_command("initdb")
                 .arg("-D")
                 .arg(root.join("data"))
-                .args(["-U", "postgres", "--auth-local=trust", "--auth-host=scram-sha-256", "--no-sync", "-E", "UTF8", "--locale=C"])
+                .args([
+                    "-U",
+                    "postgres",
+                    "--auth-local=trust",
+                    "--auth-host=scram-sha-256",
+                    "--no-sync",
+                    "-E",
+                    "UTF8",
+                    "--locale=C",
+                ])
                 .arg(format!("--pwfile={}", pwfile.display()))
                 .output()
                 .expect("initdb could not be started");
@@ -129,16 +147,13 @@ fn template() -> PathBuf {
         .clone()
 }
 
-pub struct ClusterOptions {
-    pub tls: bool,
-    /// Refuse non-TLS connections over TCP.
-    pub tls_only: bool,
-}
-
-impl Default for ClusterOptions {
-    fn default() -> Self {
-        ClusterOptions { tls: false, tls_only: false }
-    }
+/// Whether the cluster serves TLS, and whether it refuses anything else.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Tls {
+    #[default]
+    Off,
+    /// TLS only: pg_hba rejects plaintext TCP sessions.
+    Only,
 }
 
 /// A throwaway cluster. Stopped (immediately) and deleted on drop.
@@ -156,16 +171,25 @@ pub struct TlsFiles {
 
 impl Cluster {
     pub fn start() -> Cluster {
-        let c = Cluster::create(ClusterOptions::default());
+        let c = Cluster::create(Tls::Off);
         c.start_server();
         c
     }
 
     /// Data directory ready, server not started.
-    pub fn create(opts: ClusterOptions) -> Cluster {
-        let root = tempfile::Builder::new().prefix("schemagate-test-").tempdir().unwrap().keep();
+    pub fn create(tls_mode: Tls) -> Cluster {
+        let root = tempfile::Builder::new()
+            .prefix("schemagate-test-")
+            .tempdir()
+            .unwrap()
+            .keep();
         let data = root.join("data");
-        let status = Command::new("cp").arg("-a").arg(template()).arg(&data).status().unwrap();
+        let status = Command::new("cp")
+            .arg("-a")
+            .arg(template())
+            .arg(&data)
+            .status()
+            .unwrap();
         assert!(status.success(), "copying the template data directory");
         let port = free_port();
         let mut conf = format!(
@@ -173,13 +197,13 @@ impl Cluster {
              synchronous_commit = off\nfull_page_writes = off\nmax_connections = 60\nshared_buffers = 16MB\n",
             root.display()
         );
-        let tls = opts.tls.then(|| {
+        let tls = (tls_mode == Tls::Only).then(|| {
             let files = make_certs(&root);
             conf.push_str("ssl = on\nssl_cert_file = '../server.crt'\nssl_key_file = '../server.key'\n");
             files
         });
         append(&data.join("postgresql.conf"), &conf);
-        if opts.tls_only {
+        if tls_mode == Tls::Only {
             std::fs::write(
                 data.join("pg_hba.conf"),
                 "local all all trust\nhostssl all all 127.0.0.1/32 scram-sha-256\nhostnossl all all 127.0.0.1/32 reject\n",
@@ -187,7 +211,12 @@ impl Cluster {
             .unwrap();
         }
         chown_for_pg(&root);
-        Cluster { root, port, tls, counter: AtomicUsize::new(0) }
+        Cluster {
+            root,
+            port,
+            tls,
+            counter: AtomicUsize::new(0),
+        }
     }
 
     pub fn start_server(&self) {
@@ -201,7 +230,11 @@ impl Cluster {
             .output()
             .expect("pg_ctl could not be started");
         let log = std::fs::read_to_string(self.root.join("server.log")).unwrap_or_default();
-        assert!(out.status.success(), "pg_ctl start failed: {}\n{log}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "pg_ctl start failed: {}\n{log}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 
     pub fn stop_server(&self) {
@@ -288,23 +321,30 @@ impl TestDb<'_> {
         self.history_of("schemagate_history")
     }
     pub fn history_of(&self, table: &str) -> Vec<String> {
-        self.psql(&format!("SELECT version || '|' || name || '|' || success FROM {table} ORDER BY version"))
-            .lines()
-            .map(str::to_string)
-            .collect()
+        self.psql(&format!(
+            "SELECT version || '|' || name || '|' || success FROM {table} ORDER BY version"
+        ))
+        .lines()
+        .map(str::to_string)
+        .collect()
     }
     pub fn table_exists(&self, name: &str) -> bool {
         self.psql(&format!("SELECT to_regclass('{name}') IS NOT NULL")) == "t\n"
     }
     /// `schemagate` pointed at this database and `dir`.
     pub fn sg(&self, dir: &Path) -> Sg {
-        Sg::new().env("DATABASE_URL", &self.url()).env("SCHEMAGATE_MIGRATIONS_DIR", dir.to_str().unwrap())
+        Sg::new()
+            .env("DATABASE_URL", &self.url())
+            .env("SCHEMAGATE_MIGRATIONS_DIR", dir.to_str().unwrap())
     }
 }
 
 /// A migration directory with the given files.
 pub fn migrations(files: &[(&str, &str)]) -> tempfile::TempDir {
-    let dir = tempfile::Builder::new().prefix("schemagate-migrations-").tempdir().unwrap();
+    let dir = tempfile::Builder::new()
+        .prefix("schemagate-migrations-")
+        .tempdir()
+        .unwrap();
     for (name, sql) in files {
         std::fs::write(dir.path().join(name), sql).unwrap();
     }
@@ -334,7 +374,11 @@ impl Run {
     }
     #[track_caller]
     pub fn assert_code(&self, code: i32) -> &Self {
-        assert_eq!(self.code, code, "expected exit {code}\nstdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
+        assert_eq!(
+            self.code, code,
+            "expected exit {code}\nstdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
         self
     }
 }
@@ -371,7 +415,11 @@ impl Sg {
         }
     }
     pub fn spawn(mut self) -> std::process::Child {
-        self.cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("schemagate binary")
+        self.cmd
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("schemagate binary")
     }
 }
 
@@ -406,19 +454,72 @@ fn append(path: &Path, text: &str) {
 /// unrelated CA, made with the openssl CLI.
 fn make_certs(root: &Path) -> TlsFiles {
     let run = |args: &[&str]| {
-        let out = Command::new("openssl").args(args).current_dir(root).output().expect("openssl CLI (apt install openssl)");
+        let out = Command::new("openssl")
+            .args(args)
+            .current_dir(root)
+            .output()
+            .expect("openssl CLI (apt install openssl)");
         check(out, &format!("openssl {}", args.join(" ")));
     };
     for ca in ["ca", "other-ca"] {
-        run(&["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", &format!("/CN=schemagate test {ca}"),
-            "-keyout", &format!("{ca}.key"), "-out", &format!("{ca}.crt"),
-            "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"]);
+        run(&[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            &format!("/CN=schemagate test {ca}"),
+            "-keyout",
+            &format!("{ca}.key"),
+            "-out",
+            &format!("{ca}.crt"),
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
+            "keyUsage=critical,keyCertSign,cRLSign",
+        ]);
     }
-    run(&["req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost", "-keyout", "server.key", "-out", "server.csr"]);
-    std::fs::write(root.join("server.ext"), "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n").unwrap();
-    run(&["x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-days", "2",
-        "-out", "server.crt", "-extfile", "server.ext"]);
+    run(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-subj",
+        "/CN=localhost",
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+    ]);
+    std::fs::write(
+        root.join("server.ext"),
+        "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+    )
+    .unwrap();
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.crt",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "2",
+        "-out",
+        "server.crt",
+        "-extfile",
+        "server.ext",
+    ]);
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(root.join("server.key"), std::fs::Permissions::from_mode(0o600)).unwrap();
-    TlsFiles { ca: root.join("ca.crt"), other_ca: root.join("other-ca.crt") }
+    TlsFiles {
+        ca: root.join("ca.crt"),
+        other_ca: root.join("other-ca.crt"),
+    }
 }

@@ -313,3 +313,35 @@ fn application_name_defaults_to_schemagate_and_the_url_wins() {
         .assert_code(0);
     assert_eq!(db.psql("SELECT name FROM app2"), "deployer\n");
 }
+
+#[test]
+fn rust_log_is_honoured_when_schemagate_log_is_unset() {
+    let db = shared().fresh_db();
+    let dir = migrations(&[("0001_a.sql", "CREATE TABLE a ();")]);
+    let quiet = db.sg(dir.path()).env("RUST_LOG", "warn").args(&["run"]).run();
+    quiet.assert_code(0);
+    assert!(quiet.stderr.is_empty(), "{}", quiet.stderr);
+    let loud = db
+        .sg(dir.path())
+        .env("RUST_LOG", "warn")
+        .env("SCHEMAGATE_LOG", "info")
+        .args(&["run"])
+        .run();
+    assert!(loud.stderr.contains("nothing to apply"), "{}", loud.stderr);
+}
+
+#[test]
+fn an_incompatible_history_table_is_an_internal_error_naming_it() {
+    let db = shared().fresh_db();
+    db.psql("CREATE TABLE schemagate_history (x int)");
+    let dir = migrations(&[("0001_a.sql", "CREATE TABLE a ();")]);
+    let r = db.sg(dir.path()).args(&["run"]).run();
+    r.assert_code(1);
+    assert!(
+        r.stderr.contains("reading the history table \"schemagate_history\""),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("column \"version\" does not exist"), "{}", r.stderr);
+    assert!(!db.table_exists("a"));
+}

@@ -139,3 +139,27 @@ fn plaintext_is_refused_by_a_tls_only_server_and_sslmode_require_needs_tls() {
     r.assert_code(3);
     assert!(r.stderr.contains("does not support TLS"), "{}", r.stderr);
 }
+
+#[test]
+fn postgres_sslmode_and_sslrootcert_variables() {
+    let cluster = tls_cluster();
+    let ca = cluster.tls.as_ref().unwrap().ca.to_str().unwrap().to_string();
+    let dir = migrations(&[("0001_a.sql", "CREATE TABLE a ();")]);
+    let sg = |sslmode: &str| {
+        Sg::new()
+            .env("POSTGRES_HOST", "localhost")
+            .env("POSTGRES_PORT", &cluster.port.to_string())
+            .env("POSTGRES_PASSWORD", PASSWORD)
+            .env("POSTGRES_SSLMODE", sslmode)
+            .env("POSTGRES_SSLROOTCERT", &ca)
+            .env("SCHEMAGATE_MIGRATIONS_DIR", dir.path().to_str().unwrap())
+            .args(&["run"])
+            .run()
+    };
+    sg("verify-full").assert_code(0);
+    assert_eq!(
+        cluster.psql("postgres", "SELECT count(*) FROM schemagate_history"),
+        "1\n"
+    );
+    sg("disable").assert_code(3);
+}

@@ -19,7 +19,9 @@ if [ "$(id -u)" = 0 ]; then
     mkdir -p "$PGDATA" /run/postgresql
     chown -R postgres:postgres "$PGDATA" /run/postgresql
     chmod 700 "$PGDATA"
-    exec su -s /bin/sh postgres -c 'exec "$0" postgres "$@"' "$0" "$@"
+    # busybox's gosu: start-stop-daemon without -b execs in place (stays PID 1)
+    # and passes everything after -- untouched (su would parse `-c ...`).
+    exec start-stop-daemon -S -c postgres:postgres -x "$0" -- postgres "$@"
 fi
 
 if [ -n "${POSTGRES_PASSWORD_FILE:-}" ]; then

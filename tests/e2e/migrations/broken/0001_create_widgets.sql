@@ -1,0 +1,1 @@
+CREATE TABLE e2e_widgets (id bigint PRIMARY KEY);

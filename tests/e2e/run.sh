@@ -7,7 +7,7 @@
 #   tests/e2e/run.sh                 # all scenarios
 #   tests/e2e/run.sh happy tls       # some of them
 #
-# Scenarios: image happy broken slowdb scale stop tls readonly configmap
+# Scenarios: image happy broken slowdb scale stop tls readonly configmap libc
 # Prints "skipped: no docker engine" and exits 0 when `docker info` fails.
 # The last line is "N passed, M failed".
 #
@@ -37,7 +37,7 @@ else
     exit 0
 fi
 
-all=(image happy broken slowdb scale stop tls readonly configmap)
+all=(image happy broken slowdb scale stop tls readonly configmap libc)
 if (($#)); then selected=("$@"); else selected=("${all[@]}"); fi
 
 logdir=${E2E_LOG_DIR:-$root/target/e2e}
@@ -375,6 +375,36 @@ scenario_configmap() {
     tcompose 60 run --rm --no-deps migrate verify >"$logdir/configmap-verify.log" 2>&1; code=$?
     check "configmap: verify against the same mount exits 0" eq "$code" 0
     unset MIGRATIONS_DIR
+}
+
+scenario_libc() {
+    # The other scenarios use whatever build-static.sh preferred (musl when
+    # the target and musl-tools are there). Build the other libc's static
+    # binary too and check that it resolves the compose service name `db` in
+    # a FROM scratch container (no nsswitch.conf, no libnss_*.so) and migrates.
+    local kind other bin img rc m
+    kind=$(file -b "$binary" | grep -q 'GNU/Linux' && echo gnu || echo musl)
+    other=$([[ $kind == gnu ]] && echo musl || echo gnu)
+    echo "    main binary: $kind; now building the $other one"
+    if ! bin=$(SCHEMAGATE_STATIC=$other docker/build-static.sh 2>"$logdir/build-static-$other.log"); then
+        if [[ $other == musl ]]; then
+            echo "    (no musl toolchain here: only static glibc was tested)"
+            ok "libc: musl unavailable here; static glibc covered by the other scenarios"
+        else
+            cat "$logdir/build-static-$other.log" >&2
+            fail "libc: build the static $other binary"
+        fi
+        return
+    fi
+    img=schemagate-e2e/schemagate:$other
+    docker/build-image.sh -t "$img" --binary "$bin" >/dev/null 2>>"$logdir/build-image.log" || { fail "libc: build the $other image"; return; }
+    echo "    $other image: $(docker image inspect -f '{{.Size}}' "$img") bytes"
+    project libc
+    SCHEMAGATE_IMAGE=$img tcompose 240 up -d >/dev/null 2>&1; rc=$?
+    snapshot libc
+    m=$(cid migrate)
+    check "libc: static $other binary resolves 'db' in FROM scratch and migrates" eq "$rc|$(exit_code "$m")" "0|0"
+    check "libc: the container ran the $other image" eq "$(docker inspect -f '{{.Config.Image}}' "$m")" "$img"
 }
 
 for s in "${selected[@]}"; do

@@ -71,6 +71,8 @@ cleanup() {
     else
         log "E2E_KEEP=1: left projects ${projects[*]}"
     fi
+    # Rebuilt images leave their predecessors dangling.
+    docker image prune -f --filter label=org.opencontainers.image.title=schemagate >/dev/null 2>&1 || true
     rm -rf "$work"
 }
 trap cleanup EXIT

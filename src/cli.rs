@@ -1,6 +1,8 @@
 //! Command-line surface. Every `SCHEMAGATE_*` variable (and `DATABASE_URL`)
 //! has a flag twin, accepted before or after the command; the flag wins.
 
+use std::path::PathBuf;
+
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 #[derive(Debug, Parser)]
@@ -21,7 +23,36 @@ pub struct Cli {
 #[derive(Debug, Clone, Subcommand)]
 pub enum Command {
     /// Wait for the database, lock, apply pending migrations, verify (the default).
-    Run,
+    Run(RunArgs),
+    /// Show what `run` would do, writing nothing (also `run --dry-run`).
+    Plan(PlanArgs),
+    /// Adopt an existing database: record every file up to VERSION as applied, running none.
+    Baseline {
+        #[arg(long, value_name = "VERSION")]
+        version: i64,
+    },
+    /// Make the history match the files again, printing every change.
+    Repair {
+        /// Print the changes without writing them.
+        #[arg(long)]
+        dry_run: bool,
+        /// Also delete the rows of applied files that no longer exist.
+        #[arg(long)]
+        forget_missing: bool,
+    },
+    /// Revert the applied versions above VERSION with their down scripts, newest first.
+    Down {
+        #[arg(long, value_name = "VERSION")]
+        to: i64,
+    },
+    /// Record another tool's applied migrations as baseline.
+    Import {
+        #[arg(long, value_enum)]
+        from: ImportFrom,
+        /// `their-id = version` lines, for tools whose ids are not our versions (Alembic).
+        #[arg(long, value_name = "FILE")]
+        mapping: Option<PathBuf>,
+    },
     /// Wait until the database accepts a session and answers SELECT 1.
     Wait,
     /// Read-only: exit 0 only when the database is exactly at head.
@@ -40,6 +71,38 @@ pub enum Command {
         /// Words describing the change, e.g. add_users.
         name: String,
     },
+}
+
+#[derive(Debug, Clone, Default, Args)]
+pub struct RunArgs {
+    /// Stop at this version.
+    #[arg(long, value_name = "VERSION")]
+    pub target: Option<i64>,
+    /// Only show the plan (same as `plan`).
+    #[arg(long)]
+    pub dry_run: bool,
+    /// With --dry-run: print the SQL of each pending file.
+    #[arg(long, requires = "dry_run")]
+    pub sql: bool,
+}
+
+#[derive(Debug, Clone, Default, Args)]
+pub struct PlanArgs {
+    /// Print the SQL of each pending file.
+    #[arg(long)]
+    pub sql: bool,
+    /// Plan up to this version only.
+    #[arg(long, value_name = "VERSION")]
+    pub target: Option<i64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ImportFrom {
+    Alembic,
+    Flyway,
+    GolangMigrate,
+    Dbmate,
+    Sqlx,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -89,6 +152,6 @@ pub struct Flags {
 
 impl Cli {
     pub fn command(&self) -> Command {
-        self.command.clone().unwrap_or(Command::Run)
+        self.command.clone().unwrap_or(Command::Run(RunArgs::default()))
     }
 }

@@ -107,6 +107,16 @@ pub enum Error {
         holder: Option<LockHolder>,
     },
     MigrationFailed(Box<MigrationFailure>),
+    /// The history is empty but the database already has application tables
+    /// (seed 002's DuplicateTableError loop): adopt it first.
+    NotAdopted {
+        tables: Vec<String>,
+        history_table: String,
+        suggestion: Option<i64>,
+    },
+    /// An operator command that would lose track of the schema (baseline on a
+    /// non-empty history, down without down files, import of a dirty state).
+    Refused(String),
     /// The database is not where it must be; one entry per problem.
     Verification(Vec<Problem>),
     Interrupted(Signal),
@@ -125,10 +135,10 @@ pub enum Error {
 impl Error {
     pub fn exit_code(&self) -> i32 {
         match self {
-            Error::Config { .. } | Error::InvalidMigrations { .. } => exit::CONFIG,
+            Error::Config { .. } | Error::InvalidMigrations { .. } | Error::Refused(_) => exit::CONFIG,
             Error::Unreachable { .. } | Error::ConnectFatal { .. } => exit::UNREACHABLE,
             Error::LockTimeout { .. } => exit::LOCK_TIMEOUT,
-            Error::MigrationFailed(_) => exit::MIGRATION_FAILED,
+            Error::MigrationFailed(_) | Error::NotAdopted { .. } => exit::MIGRATION_FAILED,
             Error::Verification(_) => exit::VERIFY_FAILED,
             Error::Interrupted(Signal::Interrupt) => exit::SIGINT,
             Error::Interrupted(Signal::Terminate) => exit::SIGTERM,
@@ -182,6 +192,32 @@ impl fmt::Display for Error {
                 }
             }
             Error::MigrationFailed(m) => fmt_failure(f, m),
+            Error::NotAdopted {
+                tables,
+                history_table,
+                suggestion,
+            } => {
+                let shown: Vec<&str> = tables.iter().take(10).map(String::as_str).collect();
+                let more = if tables.len() > 10 {
+                    format!(" and {} more", tables.len() - 10)
+                } else {
+                    String::new()
+                };
+                write!(
+                    f,
+                    "the database already has tables ({}{more}) but the history table {history_table} is empty; \
+                     nothing was applied. If the migrations created them, adopt the database first: ",
+                    shown.join(", ")
+                )?;
+                match suggestion {
+                    Some(v) => write!(
+                        f,
+                        "schemagate baseline --version {v} (the highest version whose tables all exist)"
+                    ),
+                    None => write!(f, "schemagate baseline --version <the last version already present>"),
+                }
+            }
+            Error::Refused(why) => write!(f, "refused: {why}"),
             Error::Verification(problems) => {
                 write!(f, "verification failed ({} problem(s)):", problems.len())?;
                 for p in problems {

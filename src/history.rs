@@ -6,7 +6,12 @@ use std::fmt;
 
 use serde::Serialize;
 
-use crate::migration::MigrationFile;
+use crate::migration::{MigrationFile, RepeatableFile};
+
+/// `kind` values in the history table.
+pub const KIND_SQL: &str = "sql";
+pub const KIND_BASELINE: &str = "baseline";
+pub const KIND_REPEATABLE: &str = "repeatable";
 
 /// A row of the history table, as read back from the database.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,10 +27,33 @@ pub struct HistoryRow {
     pub applied_by: String,
 }
 
+/// The history table's contents, split by kind.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct History {
+    pub rows: Vec<HistoryRow>,
+    pub repeatables: Vec<RepeatableRow>,
+}
+
+impl History {
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty() && self.repeatables.is_empty()
+    }
+}
+
+/// The last application of a repeatable migration (one row per name).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RepeatableRow {
+    pub name: String,
+    pub checksum: String,
+    pub applied_at: String,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum State {
     Applied,
+    /// Recorded by `baseline` or `import`: its objects exist, it was never run here.
+    Baseline,
     Pending,
     Missing,
     ChecksumMismatch,
@@ -36,6 +64,7 @@ impl State {
     pub fn as_str(self) -> &'static str {
         match self {
             State::Applied => "applied",
+            State::Baseline => "baseline",
             State::Pending => "pending",
             State::Missing => "missing",
             State::ChecksumMismatch => "checksum_mismatch",
@@ -100,6 +129,10 @@ pub enum Problem {
         version: i64,
         file: String,
     },
+    /// A repeatable migration whose file changed since it was last applied.
+    RepeatablePending {
+        file: String,
+    },
 }
 
 impl fmt::Display for Problem {
@@ -125,6 +158,9 @@ impl fmt::Display for Problem {
                 "version {version} ({file}) is pending but lower than the highest applied version {highest_applied}; \
                  renumber it, or set SCHEMAGATE_OUT_OF_ORDER=true to apply it anyway"
             ),
+            Problem::RepeatablePending { file } => {
+                write!(f, "repeatable migration {file} changed since it was last applied")
+            }
             Problem::NotRecorded { version, file } => write!(
                 f,
                 "version {version} ({file}) ran without error but is not recorded: its transaction was rolled back \
@@ -159,6 +195,7 @@ fn entry(file: Option<&MigrationFile>, row: Option<&HistoryRow>) -> Option<Entry
     let state = match (file, row) {
         (_, Some(r)) if !r.success => State::Failed,
         (Some(f), Some(r)) if f.checksum != r.checksum => State::ChecksumMismatch,
+        (Some(_), Some(r)) if r.kind == KIND_BASELINE => State::Baseline,
         (Some(_), Some(_)) => State::Applied,
         (Some(_), None) => State::Pending,
         (None, Some(_)) => State::Missing,
@@ -186,6 +223,8 @@ pub enum Check {
     BeforeRun { out_of_order: OutOfOrder },
     /// `verify`, and `run` after applying: the database must be exactly at head.
     AtHead,
+    /// `run --target V` after applying: at V; later versions may stay pending.
+    AtTarget(i64),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -200,7 +239,7 @@ pub fn problems(report: &Report, check: Check, table: &str) -> Vec<Problem> {
     for e in &report.migrations {
         let file = e.file_name.clone().unwrap_or_default();
         let p = match e.state {
-            State::Applied => continue,
+            State::Applied | State::Baseline => continue,
             State::Failed => Problem::Failed {
                 version: e.version,
                 name: e.name.clone(),
@@ -231,6 +270,11 @@ pub fn problems(report: &Report, check: Check, table: &str) -> Vec<Problem> {
                     file,
                     highest_applied: h,
                 },
+                (Check::AtTarget(t), _) if e.version > t => continue,
+                (Check::AtTarget(_), _) => Problem::Pending {
+                    version: e.version,
+                    file,
+                },
                 (Check::BeforeRun { .. }, _) => continue,
             },
         };
@@ -239,14 +283,55 @@ pub fn problems(report: &Report, check: Check, table: &str) -> Vec<Problem> {
     out
 }
 
+/// How far `run` goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    Head,
+    Version(i64),
+}
+
 /// The versions `run` applies, ascending.
-pub fn plan(report: &Report) -> Vec<i64> {
+pub fn plan(report: &Report, target: Target) -> Vec<i64> {
+    let wanted = |v: i64| match target {
+        Target::Head => true,
+        Target::Version(t) => v <= t,
+    };
     report
         .migrations
         .iter()
-        .filter(|e| e.state == State::Pending)
+        .filter(|e| e.state == State::Pending && wanted(e.version))
         .map(|e| e.version)
         .collect()
+}
+
+/// Repeatable migrations to (re)apply: new, or changed since last applied.
+pub fn repeatable_plan<'a>(files: &'a [RepeatableFile], rows: &[RepeatableRow]) -> Vec<&'a RepeatableFile> {
+    files
+        .iter()
+        .filter(|f| !rows.iter().any(|r| r.name == f.name && r.checksum == f.checksum))
+        .collect()
+}
+
+/// The problems of repeatable migrations for `verify`.
+pub fn repeatable_problems(files: &[RepeatableFile], rows: &[RepeatableRow]) -> Vec<Problem> {
+    repeatable_plan(files, rows)
+        .into_iter()
+        .map(|f| Problem::RepeatablePending {
+            file: f.file_name.clone(),
+        })
+        .collect()
+}
+
+/// `down --to V`: the applied versions above V, newest first.
+pub fn down_plan(report: &Report, to: i64) -> Vec<i64> {
+    let mut v: Vec<i64> = report
+        .migrations
+        .iter()
+        .filter(|e| e.version > to && matches!(e.state, State::Applied | State::Baseline | State::ChecksumMismatch))
+        .map(|e| e.version)
+        .collect();
+    v.reverse();
+    v
 }
 
 #[cfg(test)]
@@ -255,7 +340,9 @@ mod tests {
     use crate::migration::{build_set, checksum};
 
     fn files(names: &[&str]) -> Vec<MigrationFile> {
-        build_set(names.iter().map(|n| (n.to_string(), format!("-- {n}"))).collect()).unwrap()
+        build_set(names.iter().map(|n| (n.to_string(), format!("-- {n}"))).collect())
+            .unwrap()
+            .files
     }
 
     fn row(version: i64, sql: &str, success: bool) -> HistoryRow {
@@ -275,7 +362,7 @@ mod tests {
     fn fresh_database_plans_everything_in_order() {
         let f = files(&["2_b.sql", "1_a.sql", "10_c.sql"]);
         let report = reconcile(&f, &[]);
-        assert_eq!(plan(&report), vec![1, 2, 10]);
+        assert_eq!(plan(&report, Target::Head), vec![1, 2, 10]);
         assert_eq!(report.database_version, None);
         assert_eq!(report.head_version, Some(10));
         assert!(problems(
@@ -348,7 +435,7 @@ mod tests {
             "h"
         )
         .is_empty());
-        assert_eq!(plan(&report), vec![2]);
+        assert_eq!(plan(&report, Target::Head), vec![2]);
     }
 
     #[test]
@@ -356,6 +443,58 @@ mod tests {
         let f = files(&["1_a.sql"]);
         let report = reconcile(&f, &[row(1, "-- 1_a.sql", true)]);
         assert!(problems(&report, Check::AtHead, "h").is_empty());
-        assert!(plan(&report).is_empty());
+        assert!(plan(&report, Target::Head).is_empty());
+    }
+
+    #[test]
+    fn baseline_rows_count_as_applied() {
+        let f = files(&["1_a.sql", "2_b.sql"]);
+        let mut r = row(1, "-- 1_a.sql", true);
+        r.kind = KIND_BASELINE.into();
+        let report = reconcile(&f, &[r]);
+        assert_eq!(report.migrations[0].state, State::Baseline);
+        assert_eq!(plan(&report, Target::Head), vec![2]);
+        assert!(problems(&report, Check::AtTarget(1), "h").is_empty());
+        assert_eq!(problems(&report, Check::AtHead, "h").len(), 1);
+    }
+
+    #[test]
+    fn target_limits_the_plan_and_down_goes_newest_first() {
+        let f = files(&["1_a.sql", "2_b.sql", "3_c.sql"]);
+        let report = reconcile(&f, &[]);
+        assert_eq!(plan(&report, Target::Version(2)), vec![1, 2]);
+        let applied = reconcile(
+            &f,
+            &[
+                row(1, "-- 1_a.sql", true),
+                row(2, "-- 2_b.sql", true),
+                row(3, "-- 3_c.sql", true),
+            ],
+        );
+        assert_eq!(down_plan(&applied, 1), vec![3, 2]);
+        assert!(down_plan(&applied, 3).is_empty());
+    }
+
+    #[test]
+    fn repeatables_rerun_when_their_checksum_changes() {
+        let set = build_set(vec![(
+            "R__v.sql".to_string(),
+            "CREATE OR REPLACE VIEW v AS SELECT 1;".to_string(),
+        )])
+        .unwrap();
+        let files = &set.repeatables;
+        assert_eq!(repeatable_plan(files, &[]).len(), 1);
+        let same = RepeatableRow {
+            name: "v".into(),
+            checksum: files[0].checksum.clone(),
+            applied_at: String::new(),
+        };
+        assert!(repeatable_plan(files, &[same]).is_empty());
+        let old = RepeatableRow {
+            name: "v".into(),
+            checksum: "old".into(),
+            applied_at: String::new(),
+        };
+        assert_eq!(repeatable_problems(files, &[old]).len(), 1);
     }
 }

@@ -4,6 +4,7 @@
 //! [`config`]; database I/O in [`db`]; one module per command in `commands`;
 //! [`app`] ties them together and returns the exit code to `main`.
 
+pub mod adopt;
 pub mod app;
 pub mod cli;
 mod commands;

@@ -48,6 +48,13 @@ pub fn split_statements(sql: &str) -> Vec<Statement<'_>> {
             push_statement(sql, start, scanner.i, &mut out);
             scanner.i += 1;
             start = scanner.i;
+        } else if scanner.bytes[scanner.i..].starts_with(GOOSE_BEGIN) {
+            // Everything up to StatementEnd is one statement, semicolons and all.
+            push_statement(sql, start, scanner.i, &mut out);
+            start = scanner.i;
+            scanner.skip_until(GOOSE_END);
+            push_statement(sql, start, scanner.i, &mut out);
+            start = scanner.i;
         } else {
             scanner.skip_token();
         }
@@ -84,6 +91,11 @@ fn has_code(piece: &str) -> bool {
     }
     false
 }
+
+/// goose marks statements that must not be split (a function body without
+/// dollar quotes) with these comments.
+const GOOSE_BEGIN: &[u8] = b"-- +goose StatementBegin";
+const GOOSE_END: &[u8] = b"-- +goose StatementEnd";
 
 struct Scanner<'a> {
     bytes: &'a [u8],
@@ -226,5 +238,14 @@ mod tests {
     fn positional_parameters_are_not_dollar_quotes() {
         let stmts = split_statements("PREPARE p AS SELECT $1; SELECT 2");
         assert_eq!(stmts.len(), 2);
+    }
+
+    #[test]
+    fn goose_statement_blocks_stay_whole() {
+        let sql = "SELECT 0;\n-- +goose StatementBegin\nSELECT 1;\nSELECT 2;\n-- +goose StatementEnd\nSELECT 3;";
+        let stmts: Vec<&str> = split_statements(sql).iter().map(|s| s.sql.trim()).collect();
+        assert_eq!(stmts.len(), 3, "{stmts:#?}");
+        assert!(stmts[1].contains("SELECT 1;\nSELECT 2;"), "{stmts:#?}");
+        assert_eq!(stmts[2], "SELECT 3");
     }
 }

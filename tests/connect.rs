@@ -303,6 +303,7 @@ fn application_name_defaults_to_schemagate_and_the_url_wins() {
         "0001_a.sql",
         "CREATE TABLE app2 AS SELECT current_setting('application_name') AS name;",
     )]);
+    let db = shared().fresh_db();
     let url = format!("{}?application_name=deployer", db.url());
     Sg::new()
         .env("DATABASE_URL", &url)

@@ -316,13 +316,34 @@ fn a_silent_rollback_is_exit_6_every_time_never_a_loop_of_exit_0() {
 
 #[test]
 fn existing_tables_without_history_suggest_a_baseline() {
+    // Seed 002, case 1: the tables exist but no version is recorded. Nothing is
+    // run (no DuplicateTableError loop); the message names the baseline to take.
     let db = shared().fresh_db();
-    db.psql("CREATE TABLE users (id int)");
-    let dir = migrations(&[("0001_users.sql", "CREATE TABLE users (id int);")]);
+    db.psql("CREATE TABLE users (id int); CREATE TABLE orders (id int)");
+    let r = db.sg(&example_migrations()).args(&["run"]).run();
+    r.assert_code(5);
+    assert!(
+        r.stderr
+            .contains("the database already has tables (public.orders, public.users)"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("schemagate baseline --version 2"), "{}", r.stderr);
+    assert_eq!(db.history().len(), 0);
+}
+
+/// A 42P07 on the first file of an empty history still points at a baseline
+/// (tables created in a schema `run` does not look at, e.g. by the file itself).
+#[test]
+fn relation_exists_on_an_empty_history_hints_at_a_baseline() {
+    let db = shared().fresh_db();
+    db.psql("CREATE SCHEMA app; CREATE TABLE app.t (id int)");
+    db.psql("DROP TABLE app.t; CREATE VIEW app.t AS SELECT 1 AS id");
+    let dir = migrations(&[("0001_t.sql", "CREATE TABLE app.t (id int);")]);
     let r = db.sg(dir.path()).args(&["run"]).run();
     r.assert_code(5);
     assert!(r.stderr.contains("SQLSTATE 42P07"), "{}", r.stderr);
-    assert!(r.stderr.contains("baseline"), "{}", r.stderr);
+    assert!(r.stderr.contains("schemagate baseline --version"), "{}", r.stderr);
 }
 
 #[test]
@@ -416,8 +437,10 @@ fn a_custom_history_table_in_another_schema() {
         .assert_code(0);
     // A hostile name is just a strange table name.
     let evil = "x\"; DROP TABLE a; --";
-    let idempotent = migrations(&[("0001_a.sql", "CREATE TABLE IF NOT EXISTS a ();")]);
-    db.sg(idempotent.path())
+    let db = shared().fresh_db();
+    db.psql("CREATE TABLE a ()");
+    let none = migrations(&[]);
+    db.sg(none.path())
         .env("SCHEMAGATE_HISTORY_TABLE", evil)
         .args(&["run"])
         .run()

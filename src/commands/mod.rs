@@ -1,19 +1,22 @@
 //! One module per command. Each returns an [`Output`]; `app` prints it.
 
+mod adopt;
 mod new;
+mod plan;
 mod run;
 mod status;
 mod verify;
 
+use std::future::Future;
 use std::time::Instant;
 
 use tracing::info;
 
 use crate::cli::Command;
 use crate::config::Config;
-use crate::db::{self, Access, Session};
+use crate::db::{self, lock, Access, Session};
 use crate::error::Error;
-use crate::migration::{self, MigrationFile};
+use crate::migration::{self, MigrationSet};
 use crate::signal::Interrupt;
 
 /// What a command produced: text for stdout (if any) and the one-line
@@ -26,7 +29,30 @@ pub struct Output {
 
 pub async fn execute(command: Command, config: &Config, interrupt: &Interrupt) -> Result<Output, Error> {
     match command {
-        Command::Run => run::run(config, interrupt).await,
+        Command::Run(args) if args.dry_run => {
+            plan::plan(config, args.target, plan::ShowSql::from(args.sql), interrupt).await
+        }
+        Command::Run(args) => run::run(config, args.target, interrupt).await,
+        Command::Plan(args) => plan::plan(config, args.target, plan::ShowSql::from(args.sql), interrupt).await,
+        Command::Baseline { version } => adopt::baseline(config, version, interrupt).await,
+        Command::Repair {
+            dry_run,
+            forget_missing,
+        } => {
+            let mode = if dry_run {
+                adopt::Write::DryRun
+            } else {
+                adopt::Write::Apply
+            };
+            let missing = if forget_missing {
+                crate::adopt::MissingRows::Forget
+            } else {
+                crate::adopt::MissingRows::Keep
+            };
+            adopt::repair(config, mode, missing, interrupt).await
+        }
+        Command::Down { to } => adopt::down(config, to, interrupt).await,
+        Command::Import { from, mapping } => adopt::import(config, from, mapping.as_deref(), interrupt).await,
         Command::Wait => wait(config, interrupt).await,
         Command::Verify { wait } => {
             let mode = if wait {
@@ -69,7 +95,7 @@ async fn load_and_connect(
     config: &Config,
     access: Access,
     interrupt: &Interrupt,
-) -> Result<(Vec<MigrationFile>, Session), Error> {
+) -> Result<(MigrationSet, Session), Error> {
     let dir = config.migrations_dir.clone();
     let mut loading = tokio::task::spawn_blocking(move || migration::load_dir(&dir));
     let connecting = db::wait_for_db(config, access, interrupt);
@@ -86,6 +112,20 @@ async fn load_and_connect(
             Ok((files, connected?))
         }
     }
+}
+
+/// Runs `work` holding the migration lock, and releases it on every path.
+async fn under_lock<T>(
+    session: &Session,
+    config: &Config,
+    interrupt: &Interrupt,
+    work: impl Future<Output = Result<T, Error>>,
+) -> Result<T, Error> {
+    let key = config.history_table.lock_key();
+    lock::acquire(session, key, config.lock_timeout, interrupt).await?;
+    let result = work.await;
+    lock::release(session, key).await;
+    result
 }
 
 /// Logs where the connection settings came from (DATABASE_URL wins over POSTGRES_*).

@@ -48,8 +48,8 @@ pub fn new_migration(config: &Config, name: &str) -> Result<Output, Error> {
     }
     let dir = &config.migrations_dir;
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, &e))?;
-    let files = migration::load_dir(dir)?;
-    let existing: Vec<(i64, String)> = files.iter().map(|f| (f.version, f.file_name.clone())).collect();
+    let set = migration::load_dir(dir)?;
+    let existing: Vec<(i64, String)> = set.files.iter().map(|f| (f.version, f.file_name.clone())).collect();
     let path = dir.join(next_file_name(&existing, &slug));
     let mut file = std::fs::OpenOptions::new()
         .write(true)

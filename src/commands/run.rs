@@ -2,51 +2,65 @@
 
 use std::time::Instant;
 
-use tracing::info;
+use tracing::{info, warn};
 
-use super::{load_and_connect, Output};
+use super::{load_and_connect, under_lock, Output};
+use crate::adopt;
 use crate::config::Config;
-use crate::db::apply::{self, HistoryState, Outcome, Target};
-use crate::db::{history as db_history, lock, Access, Session};
+use crate::db::apply::{self, HistoryState, Outcome, Target as ApplyTarget};
+use crate::db::{foreign, history as db_history, Access, Session};
 use crate::error::Error;
-use crate::history::{self, Check, Problem};
-use crate::migration::MigrationFile;
+use crate::history::{self, Check, History, Problem, Target};
+use crate::migration::MigrationSet;
 use crate::signal::Interrupt;
 
-pub async fn run(config: &Config, interrupt: &Interrupt) -> Result<Output, Error> {
+/// What a run did.
+struct Done {
+    applied: Vec<String>,
+    version: Option<i64>,
+}
+
+pub async fn run(config: &Config, target: Option<i64>, interrupt: &Interrupt) -> Result<Output, Error> {
     let start = Instant::now();
-    let (files, session) = load_and_connect(config, Access::ReadWrite, interrupt).await?;
-    let key = config.history_table.lock_key();
-    lock::acquire(&session, key, config.lock_timeout, interrupt).await?;
-    let result = migrate(&session, &files, config, interrupt).await;
-    lock::release(&session, key).await;
-    let (applied, version) = result?;
+    let target = target.map_or(Target::Head, Target::Version);
+    let (set, session) = load_and_connect(config, Access::ReadWrite, interrupt).await?;
+    let done = under_lock(
+        &session,
+        config,
+        interrupt,
+        migrate(&session, &set, config, target, interrupt),
+    )
+    .await?;
     let ms = start.elapsed().as_millis();
-    let at = version.map_or_else(|| "no version (no migrations)".to_string(), |v| format!("version {v}"));
-    let summary = if applied.is_empty() {
+    let at = done
+        .version
+        .map_or_else(|| "no version (no migrations)".to_string(), |v| format!("version {v}"));
+    let summary = if done.applied.is_empty() {
         format!("nothing to apply; database at {at} ({ms} ms)")
     } else {
-        let list: Vec<String> = applied.iter().map(i64::to_string).collect();
         format!(
             "applied {} migration(s) [{}] in {ms} ms; database at {at}",
-            applied.len(),
-            list.join(", ")
+            done.applied.len(),
+            done.applied.join(", ")
         )
     };
     Ok(Output { stdout: None, summary })
 }
 
-/// Everything that happens under the lock. Returns the versions applied and
-/// the version the database is at.
+/// Everything that happens under the lock.
 async fn migrate(
     session: &Session,
-    files: &[MigrationFile],
+    set: &MigrationSet,
     config: &Config,
+    target: Target,
     interrupt: &Interrupt,
-) -> Result<(Vec<i64>, Option<i64>), Error> {
+) -> Result<Done, Error> {
     let table = &config.history_table;
-    let rows = db_history::read_or_create(session, table).await?;
-    let report = history::reconcile(files, &rows);
+    let recorded = db_history::read_or_create(session, table).await?;
+    if recorded.is_empty() && !set.files.is_empty() {
+        refuse_unadopted(session, set, config).await?;
+    }
+    let report = history::reconcile(&set.files, &recorded.rows);
     let problems = history::problems(
         &report,
         Check::BeforeRun {
@@ -57,64 +71,109 @@ async fn migrate(
     if !problems.is_empty() {
         return Err(Error::Verification(problems));
     }
-    let plan = history::plan(&report);
-    if plan.is_empty() {
-        return Ok((plan, report.database_version));
+    let plan = history::plan(&report, target);
+    let repeatables = match target {
+        Target::Head => history::repeatable_plan(&set.repeatables, &recorded.repeatables),
+        Target::Version(_) => Vec::new(),
+    };
+    if plan.is_empty() && repeatables.is_empty() {
+        return Ok(Done {
+            applied: Vec::new(),
+            version: report.database_version,
+        });
     }
-    let target = Target {
+    let at = ApplyTarget {
         table,
         applied_by: &config.applied_by,
-        history: if rows.is_empty() {
+        history: if recorded.is_empty() {
             HistoryState::Empty
         } else {
             HistoryState::NonEmpty
         },
     };
     for version in &plan {
-        if let Some(sig) = interrupt.fired() {
-            return Err(Error::Interrupted(sig));
-        }
-        let file = files
+        interrupted(interrupt)?;
+        let file = set
+            .files
             .iter()
             .find(|f| f.version == *version)
             .expect("the plan only names files on disk");
         let t = Instant::now();
-        match apply::apply(session, file, &target, interrupt).await? {
+        match apply::apply(session, file, &at, interrupt).await? {
             Outcome::Recorded => info!("applied {} in {} ms", file.file_name, t.elapsed().as_millis()),
-            Outcome::NotRecorded => {
-                tracing::warn!("{} ran, but its history row was rolled back with it", file.file_name)
-            }
+            Outcome::NotRecorded => warn!("{} ran, but its history row was rolled back with it", file.file_name),
         }
     }
-    confirm_at_head(session, files, config, &plan).await
+    for file in &repeatables {
+        interrupted(interrupt)?;
+        if apply::apply_repeatable(session, file, &at, interrupt).await? == Outcome::Recorded {
+            info!("applied repeatable {}", file.file_name);
+        }
+    }
+    let mut done = confirm(session, set, config, target, &plan).await?;
+    done.applied.extend(repeatables.iter().map(|r| r.file_name.clone()));
+    Ok(done)
+}
+
+fn interrupted(interrupt: &Interrupt) -> Result<(), Error> {
+    match interrupt.fired() {
+        Some(sig) => Err(Error::Interrupted(sig)),
+        None => Ok(()),
+    }
+}
+
+/// Seed 002: tables exist but no version is recorded. Running the files would
+/// fail on "relation already exists" at best; refuse, and say which baseline
+/// would adopt the database.
+async fn refuse_unadopted(session: &Session, set: &MigrationSet, config: &Config) -> Result<(), Error> {
+    let tables = foreign::user_tables(session, &config.history_table).await?;
+    if tables.is_empty() {
+        return Ok(());
+    }
+    Err(Error::NotAdopted {
+        suggestion: adopt::adoptable_version(&set.files, &tables),
+        tables,
+        history_table: config.history_table.quoted(),
+    })
 }
 
 /// Step 7: read the history back. A migration whose transaction was rolled
 /// back behind our back shows up here as pending, and fails the run (exit 6)
 /// instead of exiting 0 and looping on every restart (seed 000).
-async fn confirm_at_head(
+async fn confirm(
     session: &Session,
-    files: &[MigrationFile],
+    set: &MigrationSet,
     config: &Config,
+    target: Target,
     applied: &[i64],
-) -> Result<(Vec<i64>, Option<i64>), Error> {
+) -> Result<Done, Error> {
     let table = &config.history_table;
-    let rows = db_history::read(session, table).await?.unwrap_or_default();
-    let report = history::reconcile(files, &rows);
-    let problems: Vec<Problem> = history::problems(&report, Check::AtHead, &table.quoted())
+    let recorded: History = db_history::read(session, table).await?.unwrap_or_default();
+    let report = history::reconcile(&set.files, &recorded.rows);
+    let check = match target {
+        Target::Head => Check::AtHead,
+        Target::Version(v) => Check::AtTarget(v),
+    };
+    let mut problems: Vec<Problem> = history::problems(&report, check, &table.quoted())
         .into_iter()
         .map(|p| match p {
             Problem::Pending { version, file } if applied.contains(&version) => Problem::NotRecorded { version, file },
             other => other,
         })
         .collect();
+    if target == Target::Head {
+        problems.extend(history::repeatable_problems(&set.repeatables, &recorded.repeatables));
+    }
     if !problems.is_empty() {
         return Err(Error::Verification(problems));
     }
-    let recorded = applied
+    let done = applied
         .iter()
-        .copied()
-        .filter(|v| rows.iter().any(|r| r.version == *v))
+        .filter(|v| recorded.rows.iter().any(|r| r.version == **v))
+        .map(i64::to_string)
         .collect();
-    Ok((recorded, report.database_version))
+    Ok(Done {
+        applied: done,
+        version: report.database_version,
+    })
 }

@@ -12,11 +12,11 @@ use crate::history::{self, Report, State};
 use crate::signal::Interrupt;
 
 pub async fn status(config: &Config, format: Format, interrupt: &Interrupt) -> Result<Output, Error> {
-    let (files, session) = load_and_connect(config, Access::ReadOnly, interrupt).await?;
-    let rows = db_history::read(&session, &config.history_table)
+    let (set, session) = load_and_connect(config, Access::ReadOnly, interrupt).await?;
+    let recorded = db_history::read(&session, &config.history_table)
         .await?
         .unwrap_or_default();
-    let report = history::reconcile(&files, &rows);
+    let report = history::reconcile(&set.files, &recorded.rows);
     let stdout = match format {
         Format::Json => json(&report),
         Format::Text => text(&report),

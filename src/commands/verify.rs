@@ -25,14 +25,15 @@ const PROGRESS_EVERY: Duration = Duration::from_secs(5);
 
 pub async fn verify(config: &Config, mode: Mode, interrupt: &Interrupt) -> Result<Output, Error> {
     let start = Instant::now();
-    let (files, session) = load_and_connect(config, Access::ReadOnly, interrupt).await?;
+    let (set, session) = load_and_connect(config, Access::ReadOnly, interrupt).await?;
     let table = &config.history_table;
     let mut last_progress = Instant::now();
     loop {
         // A missing history table means nothing is applied; verify never creates it.
-        let rows = db_history::read(&session, table).await?.unwrap_or_default();
-        let report = history::reconcile(&files, &rows);
-        let problems = history::problems(&report, Check::AtHead, &table.quoted());
+        let recorded = db_history::read(&session, table).await?.unwrap_or_default();
+        let report = history::reconcile(&set.files, &recorded.rows);
+        let mut problems = history::problems(&report, Check::AtHead, &table.quoted());
+        problems.extend(history::repeatable_problems(&set.repeatables, &recorded.repeatables));
         if problems.is_empty() {
             let at = report
                 .database_version

@@ -1,5 +1,6 @@
-//! Applying one migration file.
+//! Applying one migration file (up, down or repeatable).
 
+use std::future::Future;
 use std::time::Instant;
 
 use tokio_postgres::error::ErrorPosition;
@@ -8,13 +9,16 @@ use tokio_postgres::types::{ToSql, Type};
 use super::{describe, history::sql_for, Session};
 use crate::config::TableName;
 use crate::error::{Error, MigrationFailure};
-use crate::migration::{MigrationFile, TransactionMode};
+use crate::migration::{MigrationFile, RepeatableFile, TransactionMode};
 use crate::signal::Interrupt;
 use crate::sqltext::{line_col, split_statements};
 
 const BEGIN: &str = include_str!("sql/begin_migration.sql");
 const INSERT_APPLIED: &str = include_str!("sql/insert_applied.sql");
 const INSERT_OUTCOME: &str = include_str!("sql/insert_outcome.sql");
+const RECORD_REPEATABLE: &str = include_str!("sql/record_repeatable.sql");
+
+type Param<'a> = (&'a (dyn ToSql + Sync), Type);
 
 /// What the caller needs besides the file.
 pub struct Target<'a> {
@@ -39,20 +43,21 @@ pub enum Outcome {
     NotRecorded,
 }
 
-/// Applies `file`. On SIGTERM/SIGINT the running statement is cancelled on
-/// the server, the transaction rolls back, and only then do we return.
-pub async fn apply(
+/// The SQL being run and where it came from, for error reports.
+struct Unit<'a> {
+    file_name: &'a str,
+    version: i64,
+    sql: &'a str,
+    transaction: TransactionMode,
+}
+
+/// Runs `work`; on SIGTERM/SIGINT the running statement is cancelled on the
+/// server, the transaction rolls back, and only then do we return.
+async fn interruptible<T>(
     session: &Session,
-    file: &MigrationFile,
-    target: &Target<'_>,
     interrupt: &Interrupt,
-) -> Result<Outcome, Error> {
-    let work = async {
-        match file.transaction {
-            TransactionMode::PerMigration => transactional(session, file, target).await,
-            TransactionMode::None => statement_by_statement(session, file, target).await,
-        }
-    };
+    work: impl Future<Output = Result<T, Error>>,
+) -> Result<T, Error> {
     tokio::pin!(work);
     tokio::select! {
         r = &mut work => r,
@@ -64,73 +69,166 @@ pub async fn apply(
     }
 }
 
-/// BEGIN, the file, its history row and COMMIT go out as one pipeline: one
-/// round trip per migration, and the row commits with the migration or not at
-/// all. If the file fails, the server rejects the rest of the transaction and
-/// COMMIT becomes a rollback.
-async fn transactional(session: &Session, file: &MigrationFile, target: &Target<'_>) -> Result<Outcome, Error> {
-    let c = &session.client;
-    let insert = sql_for(INSERT_APPLIED, target.table);
-    let params: [(&(dyn ToSql + Sync), Type); 4] = [
-        (&file.version, Type::INT8),
+pub async fn apply(
+    session: &Session,
+    file: &MigrationFile,
+    target: &Target<'_>,
+    interrupt: &Interrupt,
+) -> Result<Outcome, Error> {
+    let unit = Unit {
+        file_name: &file.file_name,
+        version: file.version,
+        sql: &file.sql,
+        transaction: file.transaction,
+    };
+    let work = async {
+        match file.transaction {
+            TransactionMode::PerMigration => {
+                let params: [Param; 4] = [
+                    (&file.version, Type::INT8),
+                    (&file.name, Type::TEXT),
+                    (&file.checksum, Type::TEXT),
+                    (&target.applied_by, Type::TEXT),
+                ];
+                let rows = pipelined(session, &unit, &sql_for(INSERT_APPLIED, target.table), &params, target).await?;
+                Ok(if rows == 0 {
+                    Outcome::NotRecorded
+                } else {
+                    Outcome::Recorded
+                })
+            }
+            TransactionMode::None => statement_by_statement(session, file, &unit, target).await,
+        }
+    };
+    interruptible(session, interrupt, work).await
+}
+
+/// `down`: the down script and the deletion of the history row, together.
+pub async fn apply_down(
+    session: &Session,
+    file: &MigrationFile,
+    target: &Target<'_>,
+    interrupt: &Interrupt,
+) -> Result<(), Error> {
+    let down = file
+        .down
+        .as_ref()
+        .expect("down is only planned for files with a down script");
+    let unit = Unit {
+        file_name: &down.file_name,
+        version: file.version,
+        sql: &down.sql,
+        transaction: down.transaction,
+    };
+    let delete = sql_for(super::history::DELETE_VERSION, target.table);
+    let work = async {
+        match down.transaction {
+            TransactionMode::PerMigration => pipelined(session, &unit, &delete, &[(&file.version, Type::INT8)], target)
+                .await
+                .map(drop),
+            TransactionMode::None => {
+                run_statements(session, &unit, target).await?;
+                super::history::delete_version(session, target.table, file.version).await
+            }
+        }
+    };
+    interruptible(session, interrupt, work).await
+}
+
+/// A repeatable migration and its (replaced) history row, together.
+pub async fn apply_repeatable(
+    session: &Session,
+    file: &RepeatableFile,
+    target: &Target<'_>,
+    interrupt: &Interrupt,
+) -> Result<Outcome, Error> {
+    let unit = Unit {
+        file_name: &file.file_name,
+        version: 0,
+        sql: &file.sql,
+        transaction: TransactionMode::PerMigration,
+    };
+    let params: [Param; 3] = [
         (&file.name, Type::TEXT),
         (&file.checksum, Type::TEXT),
         (&target.applied_by, Type::TEXT),
     ];
+    let record = sql_for(RECORD_REPEATABLE, target.table);
+    let work = async {
+        let rows = pipelined(session, &unit, &record, &params, target).await?;
+        Ok(if rows == 0 {
+            Outcome::NotRecorded
+        } else {
+            Outcome::Recorded
+        })
+    };
+    interruptible(session, interrupt, work).await
+}
+
+/// BEGIN, the file, the history statement and COMMIT go out as one pipeline:
+/// one round trip per migration, and the history change commits with the
+/// migration or not at all. If the file fails, the server rejects the rest of
+/// the transaction and COMMIT becomes a rollback. Returns the rows the
+/// history statement returned.
+async fn pipelined(
+    session: &Session,
+    unit: &Unit<'_>,
+    record: &str,
+    params: &[Param<'_>],
+    target: &Target<'_>,
+) -> Result<usize, Error> {
+    let c = &session.client;
     let (begin, body, row, commit) = tokio::join!(
         biased;
         c.batch_execute(BEGIN),
-        c.batch_execute(&file.sql),
-        c.query_typed(&insert, &params),
+        c.batch_execute(unit.sql),
+        c.query_typed(record, params),
         c.batch_execute("COMMIT")
     );
-    begin.map_err(|e| failure(file, &e, 0, target))?;
-    body.map_err(|e| failure(file, &e, 0, target))?;
-    let rows = row.map_err(|e| failure(file, &e, 0, target))?;
-    commit.map_err(|e| failure(file, &e, 0, target))?;
-    Ok(if rows.is_empty() {
-        Outcome::NotRecorded
-    } else {
-        Outcome::Recorded
-    })
+    begin.map_err(|e| failure(unit, &e, 0, target))?;
+    body.map_err(|e| failure(unit, &e, 0, target))?;
+    let rows = row.map_err(|e| failure(unit, &e, 0, target))?;
+    commit.map_err(|e| failure(unit, &e, 0, target))?;
+    Ok(rows.len())
 }
 
-/// `-- schemagate:no-transaction`: each statement on its own (a multi-statement
-/// query string would be an implicit transaction, which CREATE INDEX
-/// CONCURRENTLY refuses). A failure is recorded as `success=false`, because
-/// the statements before it stay applied.
+/// Each statement on its own (a multi-statement query string would be an
+/// implicit transaction, which CREATE INDEX CONCURRENTLY refuses).
+async fn run_statements(session: &Session, unit: &Unit<'_>, target: &Target<'_>) -> Result<(), Error> {
+    for stmt in split_statements(unit.sql) {
+        if let Err(e) = session.client.batch_execute(stmt.sql).await {
+            return Err(failure(unit, &e, stmt.char_offset, target));
+        }
+    }
+    Ok(())
+}
+
+/// `-- schemagate:no-transaction`: a failure is recorded as `success=false`,
+/// because the statements before it stay applied.
 async fn statement_by_statement(
     session: &Session,
     file: &MigrationFile,
+    unit: &Unit<'_>,
     target: &Target<'_>,
 ) -> Result<Outcome, Error> {
     let start = Instant::now();
-    let mut result = Ok(());
-    for stmt in split_statements(&file.sql) {
-        if let Err(e) = session.client.batch_execute(stmt.sql).await {
-            result = Err(failure(file, &e, stmt.char_offset, target));
-            break;
-        }
-    }
+    let result = run_statements(session, unit, target).await;
     let ms = start.elapsed().as_millis() as i64;
     let success = result.is_ok();
-    let insert = sql_for(INSERT_OUTCOME, target.table);
+    let params: [Param; 6] = [
+        (&file.version, Type::INT8),
+        (&file.name, Type::TEXT),
+        (&file.checksum, Type::TEXT),
+        (&ms, Type::INT8),
+        (&success, Type::BOOL),
+        (&target.applied_by, Type::TEXT),
+    ];
     let recorded = session
         .client
-        .query_typed(
-            &insert,
-            &[
-                (&file.version, Type::INT8),
-                (&file.name, Type::TEXT),
-                (&file.checksum, Type::TEXT),
-                (&ms, Type::INT8),
-                (&success, Type::BOOL),
-                (&target.applied_by, Type::TEXT),
-            ],
-        )
+        .query_typed(&sql_for(INSERT_OUTCOME, target.table), &params)
         .await;
     result?;
-    recorded.map_err(|e| failure(file, &e, 0, target))?;
+    recorded.map_err(|e| failure(unit, &e, 0, target))?;
     Ok(Outcome::Recorded)
 }
 
@@ -142,11 +240,11 @@ fn statement_start(sql: &str, offset: usize) -> Option<(usize, usize)> {
 
 /// Everything the server said, with the position turned into line:column of
 /// the file (`offset` is where the failing statement starts in the file).
-fn failure(file: &MigrationFile, e: &tokio_postgres::Error, offset: usize, target: &Target<'_>) -> Error {
-    let non_transactional = file.transaction == TransactionMode::None;
+fn failure(unit: &Unit<'_>, e: &tokio_postgres::Error, offset: usize, target: &Target<'_>) -> Error {
+    let non_transactional = unit.transaction == TransactionMode::None;
     let mut f = MigrationFailure {
-        file: file.file_name.clone(),
-        version: file.version,
+        file: unit.file_name.to_string(),
+        version: unit.version,
         non_transactional,
         ..Default::default()
     };
@@ -158,12 +256,12 @@ fn failure(file: &MigrationFile, e: &tokio_postgres::Error, offset: usize, targe
             f.hint = db.hint().map(str::to_string);
             f.context = db.where_().map(str::to_string);
             match db.position() {
-                Some(ErrorPosition::Original(p)) => f.location = line_col(&file.sql, offset + *p as usize),
+                Some(ErrorPosition::Original(p)) => f.location = line_col(unit.sql, offset + *p as usize),
                 Some(ErrorPosition::Internal { query, .. }) => f.internal_query = Some(query.clone()),
                 // Statement-level errors (a missing column in CREATE INDEX, say)
                 // carry no position; in a statement-by-statement file, point
                 // at the statement that failed.
-                None if non_transactional => f.location = statement_start(&file.sql, offset),
+                None if non_transactional => f.location = statement_start(unit.sql, offset),
                 None => {}
             }
         }
@@ -172,8 +270,8 @@ fn failure(file: &MigrationFile, e: &tokio_postgres::Error, offset: usize, targe
     if f.sqlstate == "42P07" && target.history == HistoryState::Empty {
         f.advice = Some(
             "the object already exists but the history is empty: this database was set up before schemagate \
-             (by hand or by another tool); adopt it with a baseline that records the versions already present \
-             instead of running them"
+             (by hand or by another tool); adopt it with `schemagate baseline --version <the last version already \
+             present>` instead of running those files"
                 .into(),
         );
     }

@@ -3,6 +3,7 @@
 //! modules (`history`, `migration`, `sqltext`) and by [`classify`] here.
 
 pub mod apply;
+pub mod foreign;
 pub mod history;
 pub mod lock;
 pub mod tls;

@@ -1,8 +1,10 @@
 -- The history table. {table} is a quoted, possibly schema-qualified identifier.
--- `version` is the primary key: one row per migration, and a second runner
--- that somehow got past the lock cannot record the same version twice.
+-- One row per versioned migration (`version` is unique, so a second runner that
+-- somehow got past the lock cannot record a version twice), and one row per
+-- repeatable migration (`version` NULL, `kind` 'repeatable', keyed by name).
 CREATE TABLE IF NOT EXISTS {table} (
-    version      bigint      PRIMARY KEY,
+    id           bigint      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    version      bigint      UNIQUE,
     name         text        NOT NULL,
     checksum     text        NOT NULL,
     kind         text        NOT NULL DEFAULT 'sql',

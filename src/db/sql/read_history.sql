@@ -1,5 +1,6 @@
--- Every history row, oldest version first. Times are formatted by the server
--- (RFC 3339, UTC) so the client needs no date library.
+-- Every history row: versioned ones by version, then repeatables by name.
+-- Times are formatted by the server (RFC 3339, UTC) so the client needs no
+-- date library.
 SELECT version,
        name,
        checksum,
@@ -9,4 +10,4 @@ SELECT version,
        success,
        applied_by
 FROM {table}
-ORDER BY version
+ORDER BY version NULLS LAST, name

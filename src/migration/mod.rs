@@ -1,6 +1,9 @@
 //! Migration files: naming rules, directives and checksums. Parsing is pure
 //! (names and contents in, files or problems out); `load_dir` is the only I/O.
 
+pub mod layout;
+
+use std::collections::BTreeMap;
 use std::fmt;
 use std::path::Path;
 
@@ -18,6 +21,35 @@ pub struct MigrationFile {
     pub sql: String,
     pub checksum: String,
     pub transaction: TransactionMode,
+    /// How to undo it, for `down`: a `.down.sql` file or a down section.
+    pub down: Option<DownScript>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DownScript {
+    pub file_name: String,
+    pub sql: String,
+    pub transaction: TransactionMode,
+}
+
+/// Flyway's `R__<name>.sql`: applied after the versioned files whenever its
+/// checksum changes (views, functions).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RepeatableFile {
+    pub name: String,
+    pub file_name: String,
+    pub sql: String,
+    pub checksum: String,
+    pub transaction: TransactionMode,
+}
+
+/// Everything in the migration directory, validated.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MigrationSet {
+    /// Ascending by version.
+    pub files: Vec<MigrationFile>,
+    /// Ascending by name.
+    pub repeatables: Vec<RepeatableFile>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,7 +65,10 @@ pub enum TransactionMode {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FileProblem {
     BadName { file: String, reason: String },
+    BadContent { file: String, reason: String },
     DuplicateVersion { version: i64, files: Vec<String> },
+    DuplicateDown { version: i64, files: Vec<String> },
+    OrphanDown { file: String },
     Unreadable { file: String, reason: String },
 }
 
@@ -52,6 +87,13 @@ impl fmt::Display for FileProblem {
                 )
             }
             FileProblem::Unreadable { file, reason } => write!(f, "{file}: cannot be read: {reason}"),
+            FileProblem::BadContent { file, reason } => write!(f, "{file}: {reason}"),
+            FileProblem::DuplicateDown { version, files } => write!(
+                f,
+                "version {version} has more than one down migration: {} (keep one layout per version)",
+                files.join(", ")
+            ),
+            FileProblem::OrphanDown { file } => write!(f, "{file}: a down migration without a matching up migration"),
         }
     }
 }
@@ -66,6 +108,9 @@ pub enum NameKind {
     Down {
         version: i64,
     },
+    Repeatable {
+        name: String,
+    },
     /// Not a `.sql` file: ignored, so READMEs and `schema.json` can live beside migrations.
     Ignored,
 }
@@ -75,6 +120,12 @@ pub fn parse_name(file_name: &str) -> Result<NameKind, String> {
     let Some(stem) = file_name.strip_suffix(".sql") else {
         return Ok(NameKind::Ignored);
     };
+    if let Some(name) = stem.strip_prefix("R__") {
+        if name.is_empty() {
+            return Err("the repeatable migration has no name after R__".into());
+        }
+        return Ok(NameKind::Repeatable { name: name.to_string() });
+    }
     let (stem, down) = if let Some(s) = stem.strip_suffix(".down") {
         (s, true)
     } else {
@@ -138,48 +189,114 @@ pub fn transaction_mode(sql: &str) -> TransactionMode {
 
 /// Builds the migration set from (file name, contents) pairs. Every problem
 /// is collected, not just the first, so one run shows the operator all of them.
-pub fn build_set(entries: Vec<(String, String)>) -> Result<Vec<MigrationFile>, Vec<FileProblem>> {
+pub fn build_set(entries: Vec<(String, String)>) -> Result<MigrationSet, Vec<FileProblem>> {
     let mut problems = Vec::new();
-    let mut files = Vec::new();
+    let mut set = MigrationSet::default();
+    let mut down_files: BTreeMap<i64, Vec<DownScript>> = BTreeMap::new();
     for (file_name, raw) in entries {
+        let text = normalize(&raw);
+        let bad_content = |reason: String| FileProblem::BadContent {
+            file: file_name.clone(),
+            reason,
+        };
         match parse_name(&file_name) {
-            Ok(NameKind::Up { version, name }) => {
-                let sql = normalize(&raw);
-                files.push(MigrationFile {
-                    version,
-                    name,
-                    checksum: checksum(&sql),
-                    transaction: transaction_mode(&sql),
+            Ok(NameKind::Up { version, name }) => match up_file(version, name, &file_name, &text) {
+                Ok(f) => set.files.push(f),
+                Err(reason) => problems.push(bad_content(reason)),
+            },
+            Ok(NameKind::Down { version }) => {
+                let transaction = transaction_mode(&text);
+                down_files.entry(version).or_default().push(DownScript {
                     file_name,
-                    sql,
+                    sql: text,
+                    transaction,
                 });
             }
-            Ok(NameKind::Down { .. } | NameKind::Ignored) => {}
+            Ok(NameKind::Repeatable { name }) => set.repeatables.push(RepeatableFile {
+                name,
+                checksum: checksum(&text),
+                transaction: transaction_mode(&text),
+                file_name,
+                sql: text,
+            }),
+            Ok(NameKind::Ignored) => {}
             Err(reason) => problems.push(FileProblem::BadName {
                 file: file_name,
                 reason,
             }),
         }
     }
-    files.sort_by(|a, b| a.version.cmp(&b.version).then_with(|| a.file_name.cmp(&b.file_name)));
-    for group in files.chunk_by(|a, b| a.version == b.version) {
-        if group.len() > 1 {
-            problems.push(FileProblem::DuplicateVersion {
-                version: group[0].version,
-                files: group.iter().map(|f| f.file_name.clone()).collect(),
-            });
-        }
-    }
+    set.files
+        .sort_by(|a, b| a.version.cmp(&b.version).then_with(|| a.file_name.cmp(&b.file_name)));
+    set.repeatables.sort_by(|a, b| a.name.cmp(&b.name));
+    problems.extend(duplicates(&set.files));
+    problems.extend(attach_downs(&mut set.files, down_files));
     if problems.is_empty() {
-        Ok(files)
+        Ok(set)
     } else {
         Err(problems)
     }
 }
 
+fn up_file(version: i64, name: String, file_name: &str, text: &str) -> Result<MigrationFile, String> {
+    let s = layout::sections(text, transaction_mode(text))?;
+    let down = s.down.map(|sql| DownScript {
+        file_name: file_name.to_string(),
+        sql,
+        transaction: s.down_transaction,
+    });
+    Ok(MigrationFile {
+        version,
+        name,
+        file_name: file_name.to_string(),
+        checksum: checksum(text),
+        transaction: s.up_transaction,
+        sql: s.up,
+        down,
+    })
+}
+
+fn duplicates(files: &[MigrationFile]) -> Vec<FileProblem> {
+    files
+        .chunk_by(|a, b| a.version == b.version)
+        .filter(|group| group.len() > 1)
+        .map(|group| FileProblem::DuplicateVersion {
+            version: group[0].version,
+            files: group.iter().map(|f| f.file_name.clone()).collect(),
+        })
+        .collect()
+}
+
+/// Pairs `.down.sql` files with their up files. Two downs for one version
+/// (a file and a section, say) are ambiguous; a down without an up is a
+/// broken chain.
+fn attach_downs(files: &mut [MigrationFile], downs: BTreeMap<i64, Vec<DownScript>>) -> Vec<FileProblem> {
+    let mut problems = Vec::new();
+    for (version, mut scripts) in downs {
+        let Some(up) = files.iter_mut().find(|f| f.version == version) else {
+            problems.extend(
+                scripts
+                    .into_iter()
+                    .map(|d| FileProblem::OrphanDown { file: d.file_name }),
+            );
+            continue;
+        };
+        if scripts.len() > 1 || up.down.is_some() {
+            let mut names: Vec<String> = scripts.iter().map(|d| d.file_name.clone()).collect();
+            if let Some(section) = &up.down {
+                names.insert(0, format!("{} (down section)", section.file_name));
+            }
+            problems.push(FileProblem::DuplicateDown { version, files: names });
+            continue;
+        }
+        up.down = scripts.pop();
+    }
+    problems
+}
+
 /// Reads every entry of the (flat) migration directory. Subdirectories such as
 /// `verify/` are skipped.
-pub fn load_dir(dir: &Path) -> Result<Vec<MigrationFile>, crate::Error> {
+pub fn load_dir(dir: &Path) -> Result<MigrationSet, crate::Error> {
     let invalid = |problems| crate::Error::InvalidMigrations {
         dir: dir.to_path_buf(),
         problems,
@@ -233,6 +350,10 @@ mod tests {
         assert_eq!(parse_name("0004_x.down.sql"), Ok(NameKind::Down { version: 4 }));
         assert_eq!(parse_name("README.md"), Ok(NameKind::Ignored));
         assert_eq!(parse_name("schema.json"), Ok(NameKind::Ignored));
+        assert_eq!(
+            parse_name("R__views.sql"),
+            Ok(NameKind::Repeatable { name: "views".into() })
+        );
     }
 
     #[test]
@@ -290,8 +411,54 @@ mod tests {
             ("9_b.sql".to_string(), String::new()),
             ("0001_a.sql".to_string(), String::new()),
         ];
-        let files = build_set(entries).unwrap();
-        let versions: Vec<i64> = files.iter().map(|f| f.version).collect();
+        let set = build_set(entries).unwrap();
+        let versions: Vec<i64> = set.files.iter().map(|f| f.version).collect();
         assert_eq!(versions, vec![1, 9, 10]);
+    }
+
+    #[test]
+    fn down_files_and_sections_attach_to_their_version() {
+        let entries = vec![
+            ("0001_a.up.sql".to_string(), "CREATE TABLE a ();".to_string()),
+            ("0001_a.down.sql".to_string(), "DROP TABLE a;".to_string()),
+            (
+                "0002_b.sql".to_string(),
+                "-- migrate:up\nCREATE TABLE b ();\n-- migrate:down\nDROP TABLE b;\n".to_string(),
+            ),
+            (
+                "R__views.sql".to_string(),
+                "CREATE OR REPLACE VIEW v AS SELECT 1;".to_string(),
+            ),
+        ];
+        let set = build_set(entries).unwrap();
+        assert_eq!(set.files[0].down.as_ref().unwrap().sql, "DROP TABLE a;");
+        assert!(set.files[1].down.as_ref().unwrap().sql.contains("DROP TABLE b;"));
+        assert!(!set.files[1].sql.contains("DROP TABLE b;"));
+        assert_eq!(set.repeatables[0].name, "views");
+    }
+
+    #[test]
+    fn ambiguous_layouts_are_refused() {
+        let entries = vec![
+            (
+                "0002_b.sql".to_string(),
+                "-- migrate:up\nCREATE TABLE b ();\n-- migrate:down\nDROP TABLE b;\n".to_string(),
+            ),
+            ("0002_b.down.sql".to_string(), "DROP TABLE b;".to_string()),
+            ("0003_c.down.sql".to_string(), "DROP TABLE c;".to_string()),
+        ];
+        let problems: Vec<String> = build_set(entries).unwrap_err().iter().map(|p| p.to_string()).collect();
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.contains("version 2 has more than one down migration")),
+            "{problems:?}"
+        );
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.contains("0003_c.down.sql: a down migration without")),
+            "{problems:?}"
+        );
     }
 }

@@ -1,0 +1,99 @@
+//! `plan` (and `run --dry-run`): what `run` would do, writing nothing.
+
+use std::fmt::Write as _;
+
+use super::{load_and_connect, Output};
+use crate::config::Config;
+use crate::db::{history as db_history, Access};
+use crate::error::Error;
+use crate::history::{self, Check, Target};
+use crate::migration::TransactionMode;
+use crate::signal::Interrupt;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShowSql {
+    No,
+    Yes,
+}
+
+impl From<bool> for ShowSql {
+    fn from(flag: bool) -> Self {
+        if flag {
+            ShowSql::Yes
+        } else {
+            ShowSql::No
+        }
+    }
+}
+
+fn mode(t: TransactionMode) -> &'static str {
+    match t {
+        TransactionMode::PerMigration => "transactional",
+        TransactionMode::None => "no-transaction",
+    }
+}
+
+pub async fn plan(config: &Config, target: Option<i64>, sql: ShowSql, interrupt: &Interrupt) -> Result<Output, Error> {
+    let (set, session) = load_and_connect(config, Access::ReadOnly, interrupt).await?;
+    let table = &config.history_table;
+    let recorded = db_history::read(&session, table).await?.unwrap_or_default();
+    let report = history::reconcile(&set.files, &recorded.rows);
+    let problems = history::problems(
+        &report,
+        Check::BeforeRun {
+            out_of_order: config.out_of_order,
+        },
+        &table.quoted(),
+    );
+    if !problems.is_empty() {
+        return Err(Error::Verification(problems));
+    }
+    let versions = history::plan(&report, target.map_or(Target::Head, Target::Version));
+    let repeatables = if target.is_none() {
+        history::repeatable_plan(&set.repeatables, &recorded.repeatables)
+    } else {
+        Vec::new()
+    };
+    let mut out = String::new();
+    let at = report
+        .database_version
+        .map_or_else(|| "none".to_string(), |v| v.to_string());
+    let _ = writeln!(
+        out,
+        "database version: {at}; {} migration(s) to apply",
+        versions.len() + repeatables.len()
+    );
+    for file in set.files.iter().filter(|f| versions.contains(&f.version)) {
+        let _ = writeln!(
+            out,
+            "{}  {}  sha256:{}  {}",
+            file.version,
+            file.file_name,
+            file.checksum,
+            mode(file.transaction)
+        );
+        if sql == ShowSql::Yes {
+            let _ = writeln!(out, "{}", file.sql.trim_end());
+        }
+    }
+    for file in &repeatables {
+        let _ = writeln!(
+            out,
+            "R  {}  sha256:{}  {}",
+            file.file_name,
+            file.checksum,
+            mode(file.transaction)
+        );
+        if sql == ShowSql::Yes {
+            let _ = writeln!(out, "{}", file.sql.trim_end());
+        }
+    }
+    let summary = format!(
+        "plan: {} migration(s) to apply; nothing was written",
+        versions.len() + repeatables.len()
+    );
+    Ok(Output {
+        stdout: Some(out),
+        summary,
+    })
+}

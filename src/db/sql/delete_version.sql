@@ -1,0 +1,2 @@
+-- `repair` (failed or forgotten rows) and `down` (inside the down transaction).
+DELETE FROM {table} WHERE version = $1

@@ -6,7 +6,7 @@ use std::fmt;
 
 use serde::Serialize;
 
-use crate::migration::{MigrationFile, RepeatableFile};
+use crate::migration::{MigrationFile, MigrationSet, RepeatableFile};
 
 /// `kind` values in the history table.
 pub const KIND_SQL: &str = "sql";
@@ -302,6 +302,41 @@ pub fn plan(report: &Report, target: Target) -> Vec<i64> {
         .filter(|e| e.state == State::Pending && wanted(e.version))
         .map(|e| e.version)
         .collect()
+}
+
+/// What `run` (and `plan`) will do, decided before anything is applied.
+#[derive(Debug)]
+pub struct RunPlan<'a> {
+    pub report: Report,
+    pub versions: Vec<i64>,
+    /// Only on the way to head: a `--target` run leaves repeatables alone.
+    pub repeatables: Vec<&'a RepeatableFile>,
+}
+
+/// Validates the history against the files and plans the run. `Err` holds
+/// every problem that blocks it.
+pub fn run_plan<'a>(
+    set: &'a MigrationSet,
+    recorded: &History,
+    target: Target,
+    out_of_order: OutOfOrder,
+    table: &str,
+) -> Result<RunPlan<'a>, Vec<Problem>> {
+    let report = reconcile(&set.files, &recorded.rows);
+    let blocking = problems(&report, Check::BeforeRun { out_of_order }, table);
+    if !blocking.is_empty() {
+        return Err(blocking);
+    }
+    let versions = plan(&report, target);
+    let repeatables = match target {
+        Target::Head => repeatable_plan(&set.repeatables, &recorded.repeatables),
+        Target::Version(_) => Vec::new(),
+    };
+    Ok(RunPlan {
+        report,
+        versions,
+        repeatables,
+    })
 }
 
 /// Repeatable migrations to (re)apply: new, or changed since last applied.

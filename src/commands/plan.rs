@@ -6,7 +6,7 @@ use super::{load_and_connect, Output};
 use crate::config::Config;
 use crate::db::{history as db_history, Access};
 use crate::error::Error;
-use crate::history::{self, Check, Target};
+use crate::history::{self, Target};
 use crate::migration::TransactionMode;
 use crate::signal::Interrupt;
 
@@ -37,23 +37,10 @@ pub async fn plan(config: &Config, target: Option<i64>, sql: ShowSql, interrupt:
     let (set, session) = load_and_connect(config, Access::ReadOnly, interrupt).await?;
     let table = &config.history_table;
     let recorded = db_history::read(&session, table).await?.unwrap_or_default();
-    let report = history::reconcile(&set.files, &recorded.rows);
-    let problems = history::problems(
-        &report,
-        Check::BeforeRun {
-            out_of_order: config.out_of_order,
-        },
-        &table.quoted(),
-    );
-    if !problems.is_empty() {
-        return Err(Error::Verification(problems));
-    }
-    let versions = history::plan(&report, target.map_or(Target::Head, Target::Version));
-    let repeatables = if target.is_none() {
-        history::repeatable_plan(&set.repeatables, &recorded.repeatables)
-    } else {
-        Vec::new()
-    };
+    let target = target.map_or(Target::Head, Target::Version);
+    let plan = history::run_plan(&set, &recorded, target, config.out_of_order, &table.quoted())
+        .map_err(Error::Verification)?;
+    let (report, versions, repeatables) = (plan.report, plan.versions, plan.repeatables);
     let mut out = String::new();
     let at = report
         .database_version

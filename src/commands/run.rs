@@ -60,22 +60,11 @@ async fn migrate(
     if recorded.is_empty() && !set.files.is_empty() {
         refuse_unadopted(session, set, config).await?;
     }
-    let report = history::reconcile(&set.files, &recorded.rows);
-    let problems = history::problems(
-        &report,
-        Check::BeforeRun {
-            out_of_order: config.out_of_order,
-        },
-        &table.quoted(),
-    );
-    if !problems.is_empty() {
-        return Err(Error::Verification(problems));
-    }
-    let plan = history::plan(&report, target);
-    let repeatables = match target {
-        Target::Head => history::repeatable_plan(&set.repeatables, &recorded.repeatables),
-        Target::Version(_) => Vec::new(),
-    };
+    let history::RunPlan {
+        report,
+        versions: plan,
+        repeatables,
+    } = history::run_plan(set, &recorded, target, config.out_of_order, &table.quoted()).map_err(Error::Verification)?;
     if plan.is_empty() && repeatables.is_empty() {
         return Ok(Done {
             applied: Vec::new(),

@@ -251,20 +251,38 @@ scenario_slowdb() {
 }
 
 scenario_scale() {
+    # Three runners at once. migrations/concurrent makes them overlap for
+    # sure: 0001 holds the lock for 3 s, so the others are waiting for it
+    # when 0002 (CREATE INDEX CONCURRENTLY, no transaction) runs.
     project scale
-    local rc ids codes m last a
-    tcompose 240 up -d --scale migrate=3 >/dev/null 2>&1; rc=$?
+    export MIGRATIONS_DIR=./$e2e/migrations/concurrent
+    local rc ids codes m last waited
+    tcompose 240 up -d --scale migrate=3 db migrate >/dev/null 2>&1; rc=$?
+    # Without app nothing waits for migrate: wait for the three to exit.
+    mapfile -t ids < <(cids migrate)
+    ((${#ids[@]})) && timeout 120 docker wait "${ids[@]}" >/dev/null
     snapshot scale
     check "scale: docker compose up --scale migrate=3 exits 0" eq "$rc" 0
-    mapfile -t ids < <(cids migrate)
     codes=$(for m in "${ids[@]}"; do exit_code "$m"; done | tr '\n' ' ')
     check "scale: three migrate containers, all exit 0" eq "$codes" "0 0 0 "
     check "scale: each migration applied once" eq \
         "$(psql_db 'SELECT count(*), count(DISTINCT version) FROM schemagate_history')" \
-        "$(n_files migrations)|$(n_files migrations)"
+        "$(n_files "$MIGRATIONS_DIR")|$(n_files "$MIGRATIONS_DIR")"
+    check "scale: the index and the view exist" eq \
+        "$(psql_db "SELECT to_regclass('e2e_widgets_name_idx') IS NOT NULL, to_regclass('e2e_widget_names') IS NOT NULL")" "t|t"
+    waited=$(grep -c 'waiting for the migration lock' "$logdir/scale.log")
+    echo "    lock-wait lines in the logs: $waited"
+    check "scale: the runners really overlapped (someone waited for the lock)" test "$waited" -ge 1
+    unset MIGRATIONS_DIR
+    # The gate with several runners, on the example migrations.
+    project scaleapp
+    tcompose 240 up -d --scale migrate=3 >/dev/null 2>&1; rc=$?
+    snapshot scaleapp
+    mapfile -t ids < <(cids migrate)
+    codes=$(for m in "${ids[@]}"; do exit_code "$m"; done | tr '\n' ' ')
+    check "scale: with app, up exits 0 and all three exit 0" eq "$rc|$codes" "0|0 0 0 "
     last=$(for m in "${ids[@]}"; do state "$m" FinishedAt; done | sort | tail -1)
-    a=$(cid app)
-    check "scale: app started after all three finished" later_than "$(state "$a" StartedAt)" "$last"
+    check "scale: app started after all three finished" later_than "$(state "$(cid app)" StartedAt)" "$last"
 }
 
 scenario_stop() {

@@ -7,7 +7,8 @@
 #   tests/e2e/run.sh                 # all scenarios
 #   tests/e2e/run.sh happy tls       # some of them
 #
-# Scenarios: image happy broken slowdb scale stop tls readonly configmap libc
+# Scenarios: image happy broken slowdb scale verifywait stop tls readonly configmap
+#            libc
 # Prints "skipped: no docker engine" and exits 0 when `docker info` fails.
 # The last line is "N passed, M failed".
 #
@@ -37,7 +38,7 @@ else
     exit 0
 fi
 
-all=(image happy broken slowdb scale stop tls readonly configmap libc)
+all=(image happy broken slowdb scale verifywait stop tls readonly configmap libc)
 if (($#)); then selected=("$@"); else selected=("${all[@]}"); fi
 
 logdir=${E2E_LOG_DIR:-$root/target/e2e}
@@ -283,6 +284,34 @@ scenario_scale() {
     check "scale: with app, up exits 0 and all three exit 0" eq "$rc|$codes" "0|0 0 0 "
     last=$(for m in "${ids[@]}"; do state "$m" FinishedAt; done | sort | tail -1)
     check "scale: app started after all three finished" later_than "$(state "$(cid app)" StartedAt)" "$last"
+}
+
+scenario_verifywait() {
+    # The Kubernetes pattern of deploy/k8s/job-and-app: app Pods gate on
+    # `schemagate verify --wait` while one Job migrates. Two verifiers start
+    # first (no history table yet), then one runner applies
+    # migrations/concurrent, whose CREATE INDEX CONCURRENTLY must not be held
+    # up by the verifiers' polling.
+    project verifywait
+    export MIGRATIONS_DIR=./$e2e/migrations/concurrent
+    local v1 v2 m codes
+    tcompose 120 up -d db >/dev/null 2>&1
+    v1=$(tcompose 60 run -d --no-deps -e SCHEMAGATE_WAIT_TIMEOUT=90s migrate verify --wait 2>/dev/null | tail -1)
+    v2=$(tcompose 60 run -d --no-deps -e SCHEMAGATE_WAIT_TIMEOUT=90s migrate verify --wait 2>/dev/null | tail -1)
+    sleep 3
+    check "verifywait: verifiers are still waiting before the migration" eq \
+        "$(state "$v1" Running) $(state "$v2" Running)" "true true"
+    tcompose 120 up -d --no-deps migrate >/dev/null 2>&1
+    m=$(cid migrate)
+    timeout 120 docker wait "$m" "$v1" "$v2" >/dev/null
+    snapshot verifywait
+    docker logs "$v1" >"$logdir/verifywait-v1.log" 2>&1
+    codes="$(exit_code "$m") $(exit_code "$v1") $(exit_code "$v2")"
+    check "verifywait: migrate and both verify --wait exit 0" eq "$codes" "0 0 0"
+    check "verifywait: the verifiers finished after migrate" later_than \
+        "$(state "$v1" FinishedAt)" "$(state "$m" FinishedAt)"
+    docker rm -f "$v1" "$v2" >/dev/null 2>&1
+    unset MIGRATIONS_DIR
 }
 
 scenario_stop() {

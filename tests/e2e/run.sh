@@ -126,10 +126,12 @@ project() {
 compose() { "${COMPOSE[@]}" -p "$proj" "${files[@]}" "$@"; }
 # tcompose SECONDS ARGS...: compose with a time limit.
 tcompose() { timeout "$1" "${COMPOSE[@]}" -p "$proj" "${files[@]}" "${@:2}"; }
-# cids SERVICE: every container of SERVICE, running or not, in index order.
+# cids SERVICE: every container of SERVICE, running or not, in index order
+# (not the one-off containers of `compose run`).
 cids() {
     docker ps -a -q --filter "label=com.docker.compose.project=$proj" \
-        --filter "label=com.docker.compose.service=$1" |
+        --filter "label=com.docker.compose.service=$1" \
+        --filter "label=com.docker.compose.oneoff=False" |
         while read -r id; do
             echo "$(docker inspect -f '{{index .Config.Labels "com.docker.compose.container-number"}}' "$id") $id"
         done | sort -n | cut -d' ' -f2

@@ -298,8 +298,8 @@ scenario_verifywait() {
     export MIGRATIONS_DIR=./$e2e/migrations/concurrent
     local v1 v2 m codes
     tcompose 120 up -d db >/dev/null 2>&1
-    v1=$(tcompose 60 run -d --no-deps -e SCHEMAGATE_WAIT_TIMEOUT=90s migrate verify --wait 2>/dev/null | tail -1)
-    v2=$(tcompose 60 run -d --no-deps -e SCHEMAGATE_WAIT_TIMEOUT=90s migrate verify --wait 2>/dev/null | tail -1)
+    v1=$(tcompose 60 run -d -T --no-deps -e SCHEMAGATE_WAIT_TIMEOUT=90s migrate verify --wait 2>/dev/null | tail -1)
+    v2=$(tcompose 60 run -d -T --no-deps -e SCHEMAGATE_WAIT_TIMEOUT=90s migrate verify --wait 2>/dev/null | tail -1)
     sleep 3
     check "verifywait: verifiers are still waiting before the migration" eq \
         "$(state "$v1" Running) $(state "$v2" Running)" "true true"
@@ -381,10 +381,10 @@ scenario_tls() {
     check "tls: migrate with sslmode=verify-full exited 0" eq "$(exit_code "$m")" 0
     check "tls: the app (libpq, verify-full) started" wait_for 30 logs_have "$(cid app)" "app: started"
     check "tls: the DB is TLS-only" eq "$(psql_db "SELECT count(*) FROM pg_hba_file_rules WHERE type = 'host'")" 0
-    tcompose 60 run --rm --no-deps -e POSTGRES_SSLMODE=disable -e SCHEMAGATE_WAIT_TIMEOUT=5s migrate \
+    tcompose 60 run --rm -T --no-deps -e POSTGRES_SSLMODE=disable -e SCHEMAGATE_WAIT_TIMEOUT=5s migrate \
         >"$logdir/tls-disable.log" 2>&1; code=$?
     check "tls: sslmode=disable is refused (exit 3)" eq "$code" 3
-    tcompose 60 run --rm --no-deps -v "$work/tls/other/ca.crt:/tls/other-ca.crt:ro" \
+    tcompose 60 run --rm -T --no-deps -v "$work/tls/other/ca.crt:/tls/other-ca.crt:ro" \
         -e POSTGRES_SSLROOTCERT=/tls/other-ca.crt -e SCHEMAGATE_WAIT_TIMEOUT=5s migrate \
         >"$logdir/tls-wrong-ca.log" 2>&1; code=$?
     check "tls: verify-full with the wrong CA fails (exit 3)" eq "$code" 3
@@ -423,7 +423,7 @@ scenario_configmap() {
     m=$(cid migrate)
     check "configmap: migrations from a ConfigMap-style mount apply (exit 0)" eq "$rc|$(exit_code "$m")" "0|0"
     check "configmap: each file applied once" eq "$(psql_db 'SELECT count(*) FROM schemagate_history WHERE success')" "$(n_files migrations)"
-    tcompose 60 run --rm --no-deps migrate verify >"$logdir/configmap-verify.log" 2>&1; code=$?
+    tcompose 60 run --rm -T --no-deps migrate verify >"$logdir/configmap-verify.log" 2>&1; code=$?
     check "configmap: verify against the same mount exits 0" eq "$code" 0
     unset MIGRATIONS_DIR
 }

@@ -158,3 +158,23 @@ fn a_waiting_runner_takes_over_when_the_holder_finishes() {
     wait_output(first).assert_code(0);
     assert_eq!(db.history().len(), 1);
 }
+
+#[test]
+fn a_waiting_runner_does_not_deadlock_a_concurrent_index_build() {
+    // Found by tests/e2e (--scale migrate=3): a waiter blocked inside
+    // pg_advisory_lock holds a snapshot that CREATE INDEX CONCURRENTLY waits
+    // for, while the waiter waits for the lock: a deadlock (40P01).
+    let db = shared().fresh_db();
+    let dir = migrations(&[
+        ("0001_t.sql", "CREATE TABLE t (a int);\nSELECT pg_sleep(1.5);"),
+        (
+            "0002_idx.sql",
+            "-- schemagate:no-transaction\nCREATE INDEX CONCURRENTLY t_a ON t (a);",
+        ),
+    ]);
+    let children: Vec<_> = (0..3).map(|_| db.sg(dir.path()).args(&["run"]).spawn()).collect();
+    for child in children {
+        wait_output(child).assert_code(0);
+    }
+    assert_eq!(db.history(), vec!["1|t|true", "2|idx|true"]);
+}

@@ -283,7 +283,11 @@ impl Config {
 }
 
 fn reject_unknown(env: &RawEnv) -> Result<(), Error> {
-    for key in env.0.keys().filter(|k| k.starts_with("SCHEMAGATE_")) {
+    for key in env
+        .0
+        .keys()
+        .filter(|k| k.starts_with("SCHEMAGATE_") && !is_service_link(k))
+    {
         if !KNOWN.contains(&key.as_str()) {
             let hint = KNOWN
                 .iter()
@@ -298,6 +302,13 @@ fn reject_unknown(env: &RawEnv) -> Result<(), Error> {
         }
     }
     Ok(())
+}
+
+/// Kubernetes injects `<SERVICE>_SERVICE_HOST`, `<SERVICE>_PORT_5432_TCP` and
+/// friends for every Service in the namespace (unless `enableServiceLinks:
+/// false`); a Service named `schemagate` must not make every Pod exit 2.
+fn is_service_link(key: &str) -> bool {
+    key.starts_with("SCHEMAGATE_SERVICE_") || key == "SCHEMAGATE_PORT" || key.starts_with("SCHEMAGATE_PORT_")
 }
 
 fn edit_distance(a: &str, b: &str) -> usize {
@@ -504,6 +515,17 @@ mod tests {
             "{missing}"
         );
         assert!(config_error(&[("SCHEMAGATE_HISTORY_TABLE", "a.b.c")]).contains("SCHEMAGATE_HISTORY_TABLE"));
+    }
+
+    #[test]
+    fn kubernetes_service_links_are_not_unknown_variables() {
+        let vars = [
+            ("SCHEMAGATE_SERVICE_HOST", "10.0.0.1"),
+            ("SCHEMAGATE_SERVICE_PORT", "80"),
+            ("SCHEMAGATE_PORT", "tcp://10.0.0.1:80"),
+            ("SCHEMAGATE_PORT_80_TCP_ADDR", "10.0.0.1"),
+        ];
+        assert!(config(&vars).is_ok());
     }
 
     #[test]

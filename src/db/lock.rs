@@ -6,6 +6,7 @@
 
 use std::time::{Duration, Instant};
 
+use backon::{BackoffBuilder, ExponentialBuilder};
 use tokio_postgres::types::{ToSql, Type};
 use tracing::{debug, info};
 
@@ -18,7 +19,7 @@ type Param<'a> = (&'a (dyn ToSql + Sync), Type);
 const SESSION_SETUP: &str = include_str!("sql/session_setup.sql");
 const LOCK_HOLDER: &str = include_str!("sql/lock_holder.sql");
 
-/// How long one blocking attempt waits before we log who holds the lock.
+/// How often a waiting runner logs who holds the lock.
 const REPORT_EVERY: Duration = Duration::from_secs(5);
 
 fn db_error(context: &str, e: &tokio_postgres::Error) -> Error {
@@ -44,61 +45,79 @@ pub async fn setup_and_try(session: &Session, key: i64) -> Result<bool, Error> {
     Ok(row.get(0))
 }
 
-/// Takes the lock, blocking on the server (so the next runner wakes the moment
-/// the holder finishes) in slices of a few seconds, logging the holder
-/// between slices, until `timeout`.
+/// Takes the lock, polling with `pg_try_advisory_lock` until `timeout`, and
+/// logging the holder every few seconds.
+///
+/// Why not block in `pg_advisory_lock`: a waiter blocked in a statement holds
+/// a snapshot, and `CREATE INDEX CONCURRENTLY` in the holder's
+/// no-transaction migration waits for every such snapshot, while the waiter
+/// waits for the holder's lock. PostgreSQL breaks that deadlock (40P01) by
+/// cancelling one side: the index build (leaving a failed row) or the waiter.
+/// Found by the `--scale migrate=3` scenario of tests/e2e. Short polls hold no
+/// snapshot between attempts.
 pub async fn acquire(session: &Session, key: i64, timeout: Duration, interrupt: &Interrupt) -> Result<(), Error> {
     if setup_and_try(session, key).await? {
         debug!("migration lock taken");
         return Ok(());
     }
     let start = Instant::now();
+    let mut delays = poll_delays();
+    let mut last_report: Option<Instant> = None;
     loop {
         let waited = start.elapsed();
-        let holder = holder(session, key).await?;
         if waited >= timeout {
-            return Err(Error::LockTimeout { waited, holder });
+            return Err(Error::LockTimeout {
+                waited,
+                holder: holder(session, key).await?,
+            });
         }
-        match &holder {
-            Some(h) => info!(
-                "waiting for the migration lock held by {h} ({:.1}s spent, {:.1}s left)",
-                waited.as_secs_f64(),
-                (timeout - waited).as_secs_f64()
-            ),
-            None => info!("waiting for the migration lock ({:.1}s spent)", waited.as_secs_f64()),
+        if last_report.is_none_or(|t| t.elapsed() >= REPORT_EVERY) {
+            report(holder(session, key).await?, waited, timeout);
+            last_report = Some(Instant::now());
         }
-        let slice = (timeout - waited).min(REPORT_EVERY);
-        let attempt = tokio::select! {
-            r = blocking_attempt(session, key, slice) => r,
-            sig = interrupt.recv() => { session.cancel().await; return Err(Error::Interrupted(sig)); }
-        };
-        if attempt? {
+        let delay = delays
+            .next()
+            .unwrap_or(Duration::from_millis(250))
+            .min(timeout - waited);
+        tokio::select! {
+            _ = tokio::time::sleep(delay) => {}
+            sig = interrupt.recv() => return Err(Error::Interrupted(sig)),
+        }
+        if try_lock(session, key).await? {
             info!("migration lock taken after {:.1}s", start.elapsed().as_secs_f64());
             return Ok(());
         }
     }
 }
 
-/// `pg_advisory_lock` under a `lock_timeout` of `slice`. `Ok(false)` when the
-/// slice ran out (SQLSTATE 55P03).
-async fn blocking_attempt(session: &Session, key: i64, slice: Duration) -> Result<bool, Error> {
-    let c = &session.client;
-    let ms = format!("{}ms", slice.as_millis().max(1));
-    let timeout_param: [Param; 1] = [(&ms, Type::TEXT)];
-    let key_param: [Param; 1] = [(&key, Type::INT8)];
-    let (set, lock, reset) = tokio::join!(
-        biased;
-        c.query_typed("SELECT set_config('lock_timeout', $1, false)", &timeout_param),
-        c.query_typed("SELECT pg_advisory_lock($1)", &key_param),
-        c.batch_execute("RESET lock_timeout")
-    );
-    set.map_err(|e| db_error("setting lock_timeout", &e))?;
-    reset.map_err(|e| db_error("resetting lock_timeout", &e))?;
-    match lock {
-        Ok(_) => Ok(true),
-        Err(e) if e.code().is_some_and(|c| c.code() == "55P03") => Ok(false),
-        Err(e) => Err(db_error("taking the migration lock", &e)),
+/// 50 ms growing to 125-250 ms with jitter: a waiter notices a released lock
+/// within a quarter second, and eight waiters cost the server a few trivial
+/// statements a second.
+fn poll_delays() -> impl Iterator<Item = Duration> {
+    ExponentialBuilder::new()
+        .with_min_delay(Duration::from_millis(50))
+        .with_max_delay(Duration::from_millis(125))
+        .with_factor(1.5)
+        .with_jitter()
+        .without_max_times()
+        .build()
+}
+
+fn report(holder: Option<LockHolder>, waited: Duration, timeout: Duration) {
+    let (spent, left) = (waited.as_secs_f64(), (timeout - waited).as_secs_f64());
+    match holder {
+        Some(h) => info!("waiting for the migration lock held by {h} ({spent:.1}s spent, {left:.1}s left)"),
+        None => info!("waiting for the migration lock ({spent:.1}s spent, {left:.1}s left)"),
     }
+}
+
+async fn try_lock(session: &Session, key: i64) -> Result<bool, Error> {
+    let row = session
+        .client
+        .query_typed_one("SELECT pg_try_advisory_lock($1)", &[(&key, Type::INT8)])
+        .await
+        .map_err(|e| db_error("taking the migration lock", &e))?;
+    Ok(row.get(0))
 }
 
 async fn holder(session: &Session, key: i64) -> Result<Option<LockHolder>, Error> {

@@ -229,7 +229,7 @@ scenario_broken() {
     logs=$(compose logs --no-color migrate 2>&1)
     check "broken: logs name the file" contains "$logs" 0002_broken.sql
     check "broken: logs give the SQLSTATE" contains "$logs" 42601
-    check "broken: logs give line 3" contains "$logs" ':3'
+    check "broken: logs give line 3" contains "$logs" 'failed at line 3, column 1'
     check "broken: 0001 applied, 0002 rolled back" eq \
         "$(psql_db "SELECT string_agg(version::text, ',' ORDER BY version) FROM schemagate_history")|$(psql_db "SELECT to_regclass('e2e_widgets') IS NOT NULL, to_regclass('e2e_gadgets') IS NULL")" \
         "1|t|t"

@@ -2,6 +2,8 @@
 
 mod new;
 mod run;
+mod schema_check;
+mod snapshot;
 mod status;
 mod verify;
 
@@ -28,13 +30,21 @@ pub async fn execute(command: Command, config: &Config, interrupt: &Interrupt) -
     match command {
         Command::Run => run::run(config, interrupt).await,
         Command::Wait => wait(config, interrupt).await,
-        Command::Verify { wait } => {
+        Command::Verify { wait, format } => {
             let mode = if wait {
                 verify::Mode::PollUntilWaitTimeout
             } else {
                 verify::Mode::Once
             };
-            verify::verify(config, mode, interrupt).await
+            verify::verify(config, mode, format, interrupt).await
+        }
+        Command::Snapshot { output, check } => {
+            let mode = if check {
+                snapshot::Mode::Check(output)
+            } else {
+                snapshot::Mode::Write(output)
+            };
+            snapshot::snapshot(config, mode, interrupt).await
         }
         Command::Status { format } => status::status(config, format, interrupt).await,
         Command::New { name } => new::new_migration(config, &name),

@@ -4,7 +4,7 @@ use std::time::Instant;
 
 use tracing::info;
 
-use super::{load_and_connect, Output};
+use super::{load_and_connect, schema_check, Output};
 use crate::config::Config;
 use crate::db::apply::{self, HistoryState, Outcome, Target};
 use crate::db::{history as db_history, lock, Access, Session};
@@ -15,12 +15,18 @@ use crate::signal::Interrupt;
 
 pub async fn run(config: &Config, interrupt: &Interrupt) -> Result<Output, Error> {
     let start = Instant::now();
+    let expectations = schema_check::load(config)?;
     let (files, session) = load_and_connect(config, Access::ReadWrite, interrupt).await?;
     let key = config.history_table.lock_key();
     lock::acquire(&session, key, config.lock_timeout, interrupt).await?;
     let result = migrate(&session, &files, config, interrupt).await;
     lock::release(&session, key).await;
     let (applied, version) = result?;
+    // After the lock: the schema is at head now, and checking it read-only
+    // need not keep other runners waiting.
+    let checked = schema_check::check(&session, config, &expectations, interrupt)
+        .await?
+        .conclude()?;
     let ms = start.elapsed().as_millis();
     let at = version.map_or_else(|| "no version (no migrations)".to_string(), |v| format!("version {v}"));
     let summary = if applied.is_empty() {
@@ -32,6 +38,10 @@ pub async fn run(config: &Config, interrupt: &Interrupt) -> Result<Output, Error
             applied.len(),
             list.join(", ")
         )
+    };
+    let summary = match checked {
+        Some(schema) => format!("{summary}; {schema}"),
+        None => summary,
     };
     Ok(Output { stdout: None, summary })
 }

@@ -5,6 +5,7 @@
 pub mod apply;
 pub mod history;
 pub mod lock;
+pub mod schema;
 pub mod tls;
 
 use std::time::{Duration, Instant};

@@ -51,17 +51,17 @@ pub async fn snapshot(session: &Session, filter: &SchemaFilter, history: &TableN
         c.batch_execute(BEGIN),
         c.query_typed_one(NAMESPACES, &params)
     );
-    let result = match begin.and(located) {
+    match begin.and(located) {
         Ok(row) => {
             let schemas = filter.select(&row.get::<_, Vec<String>>("schemas"));
             let history_at: (Option<String>, Option<String>) = (row.get("history_schema"), row.get("history_table"));
-            fetch(c, schemas, history_at).await
+            fetch(c, schemas, history_at).await.map(catalog::assemble)
         }
-        Err(e) => Err(db_error("schemas")(e)),
-    };
-    // Read-only, so rolling back loses nothing and also ends a failed transaction.
-    let _ = c.batch_execute("ROLLBACK").await;
-    result.map(catalog::assemble)
+        Err(e) => {
+            let _ = c.batch_execute("ROLLBACK").await;
+            Err(db_error("schemas")(e))
+        }
+    }
 }
 
 async fn fetch(c: &Client, schemas: Vec<String>, history: (Option<String>, Option<String>)) -> Result<Catalog, Error> {
@@ -71,7 +71,9 @@ async fn fetch(c: &Client, schemas: Vec<String>, history: (Option<String>, Optio
         (&history.1, Type::TEXT),
     ];
     let only_schemas = &all[..1];
-    let (settings, relations, columns, constraints, indexes, sequences, types, functions, triggers, extensions) = tokio::join!(
+    // The transaction is read-only, so ROLLBACK (sent in the same pipeline)
+    // loses nothing, and it also ends the transaction when a query failed.
+    let (settings, relations, columns, constraints, indexes, sequences, types, functions, triggers, extensions, end) = tokio::join!(
         biased;
         c.query_typed(SETTINGS, &[]),
         c.query_typed(RELATIONS, &all),
@@ -83,9 +85,10 @@ async fn fetch(c: &Client, schemas: Vec<String>, history: (Option<String>, Optio
         c.query_typed(FUNCTIONS, only_schemas),
         c.query_typed(TRIGGERS, &all),
         c.query_typed(EXTENSIONS, only_schemas),
+        c.batch_execute("ROLLBACK"),
     );
     settings.map_err(db_error("settings"))?;
-    Ok(Catalog {
+    let catalog = Catalog {
         relations: rows(relations, "relations", relation)?,
         columns: rows(columns, "columns", column)?,
         constraints: rows(constraints, "constraints", constraint)?,
@@ -96,7 +99,9 @@ async fn fetch(c: &Client, schemas: Vec<String>, history: (Option<String>, Optio
         triggers: rows(triggers, "triggers", trigger)?,
         extensions: rows(extensions, "extensions", extension)?,
         schemas,
-    })
+    };
+    end.map_err(db_error("ending the transaction"))?;
+    Ok(catalog)
 }
 
 fn rows<T>(result: Result<Vec<Row>, tokio_postgres::Error>, what: &str, f: fn(&Row) -> T) -> Result<Vec<T>, Error> {

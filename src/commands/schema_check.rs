@@ -40,8 +40,13 @@ pub struct Findings {
 }
 
 pub fn load(config: &Config) -> Result<Expectations, Error> {
+    let filter = &config.schema.filter;
+    // Compare only what both sides look at: a file made with a wider
+    // SCHEMAGATE_SCHEMAS must not report the other schemas as missing.
+    let expected =
+        load_expected(&config.schema.expected)?.map(|(path, s)| (path, s.restricted_to(|n| filter.selects(n))));
     Ok(Expectations {
-        expected: load_expected(&config.schema.expected)?,
+        expected,
         scripts: load_scripts(&config.migrations_dir.join("verify"))?,
     })
 }
@@ -106,11 +111,10 @@ pub async fn check(
     interrupt: &Interrupt,
 ) -> Result<Findings, Error> {
     let work = async {
-        let filter = &config.schema.filter;
         let drift = match &expectations.expected {
             Some((_, expected)) => {
-                let actual = db_schema::snapshot(session, filter, &config.history_table).await?;
-                diff(&expected.clone().restricted_to(|s| filter.selects(s)), &actual)
+                let actual = db_schema::snapshot(session, &config.schema.filter, &config.history_table).await?;
+                diff(expected, &actual)
             }
             None => Vec::new(),
         };

@@ -138,10 +138,11 @@ impl Error {
             Error::Unreachable { .. } | Error::ConnectFatal { .. } => exit::UNREACHABLE,
             Error::LockTimeout { .. } => exit::LOCK_TIMEOUT,
             Error::MigrationFailed(_) => exit::MIGRATION_FAILED,
-            Error::Verification(_) | Error::SchemaDrift(_) => exit::VERIFY_FAILED,
-            Error::WithOutput { error, .. } => error.exit_code(),
+            Error::Verification(_) => exit::VERIFY_FAILED,
             Error::Interrupted(Signal::Interrupt) => exit::SIGINT,
             Error::Interrupted(Signal::Terminate) => exit::SIGTERM,
+            Error::SchemaDrift(_) => exit::VERIFY_FAILED,
+            Error::WithOutput { error, .. } => error.exit_code(),
             Error::Database { .. } | Error::Io { .. } | Error::Internal(_) => exit::INTERNAL,
         }
     }

@@ -4,7 +4,7 @@ use std::time::Instant;
 
 use tracing::info;
 
-use super::{load_and_connect, schema_check, Output};
+use super::{load_and_connect, Output};
 use crate::config::Config;
 use crate::db::apply::{self, HistoryState, Outcome, Target};
 use crate::db::{history as db_history, lock, Access, Session};
@@ -15,18 +15,13 @@ use crate::signal::Interrupt;
 
 pub async fn run(config: &Config, interrupt: &Interrupt) -> Result<Output, Error> {
     let start = Instant::now();
-    let expectations = schema_check::load(config)?;
+    let expectations = super::schema_check::load(config)?;
     let (files, session) = load_and_connect(config, Access::ReadWrite, interrupt).await?;
     let key = config.history_table.lock_key();
     lock::acquire(&session, key, config.lock_timeout, interrupt).await?;
     let result = migrate(&session, &files, config, interrupt).await;
     lock::release(&session, key).await;
     let (applied, version) = result?;
-    // After the lock: the schema is at head now, and checking it read-only
-    // need not keep other runners waiting.
-    let checked = schema_check::check(&session, config, &expectations, interrupt)
-        .await?
-        .conclude()?;
     let ms = start.elapsed().as_millis();
     let at = version.map_or_else(|| "no version (no migrations)".to_string(), |v| format!("version {v}"));
     let summary = if applied.is_empty() {
@@ -39,10 +34,7 @@ pub async fn run(config: &Config, interrupt: &Interrupt) -> Result<Output, Error
             list.join(", ")
         )
     };
-    let summary = match checked {
-        Some(schema) => format!("{summary}; {schema}"),
-        None => summary,
-    };
+    let summary = super::schema_check::after_run(&session, config, &expectations, interrupt, summary).await?;
     Ok(Output { stdout: None, summary })
 }
 

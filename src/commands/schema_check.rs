@@ -181,6 +181,23 @@ impl Findings {
     }
 }
 
+/// `run`, after the lock is released: the schema is at head, and checking it
+/// (read-only) need not keep other runners waiting. Returns the summary line
+/// with the outcome appended.
+pub async fn after_run(
+    session: &Session,
+    config: &Config,
+    expectations: &Expectations,
+    interrupt: &Interrupt,
+    summary: String,
+) -> Result<String, Error> {
+    let findings = check(session, config, expectations, interrupt).await?;
+    Ok(match findings.conclude()? {
+        Some(part) => format!("{summary}; {part}"),
+        None => summary,
+    })
+}
+
 /// `verify` once the history is at head: text, or the JSON document on
 /// stdout whatever the outcome.
 pub fn conclude_verify(findings: &Findings, format: Format, at_head: String) -> Result<super::Output, Error> {

@@ -25,8 +25,8 @@ const POLL_EVERY: Duration = Duration::from_millis(500);
 const PROGRESS_EVERY: Duration = Duration::from_secs(5);
 
 pub async fn verify(config: &Config, mode: Mode, format: Format, interrupt: &Interrupt) -> Result<Output, Error> {
-    let start = Instant::now();
     let expectations = schema_check::load(config)?;
+    let start = Instant::now();
     let (files, session) = load_and_connect(config, Access::ReadOnly, interrupt).await?;
     let table = &config.history_table;
     let mut last_progress = Instant::now();

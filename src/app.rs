@@ -61,6 +61,9 @@ pub fn run(args: Vec<OsString>, env: RawEnv) -> i32 {
 }
 
 fn report(config: &Config, e: &Error) -> i32 {
+    if let Some(text) = e.stdout() {
+        print!("{text}");
+    }
     let code = e.exit_code();
     error!("{e}");
     write_termination_log(config, code, &e.to_string());

@@ -60,6 +60,18 @@ pub enum Command {
         /// Poll until the database is at head or the wait timeout ends.
         #[arg(long)]
         wait: bool,
+        /// json: the report as one document on stdout, whatever the outcome.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// Write the live schema as deterministic JSON (stdout, or --output FILE).
+    Snapshot {
+        /// Write to FILE instead of stdout.
+        #[arg(long, value_name = "FILE")]
+        output: Option<std::path::PathBuf>,
+        /// Write nothing; compare with FILE (or the expected schema) and exit 6 on any difference.
+        #[arg(long)]
+        check: bool,
     },
     /// List every migration with its state.
     Status {
@@ -148,6 +160,18 @@ pub struct Flags {
     /// SCHEMAGATE_TERMINATION_LOG (empty disables)
     #[arg(long, global = true, value_name = "PATH")]
     pub termination_log: Option<String>,
+    /// SCHEMAGATE_SCHEMAS (comma-separated names or globs; default public)
+    #[arg(long, global = true, value_name = "LIST")]
+    pub schemas: Option<String>,
+    /// SCHEMAGATE_SCHEMA_EXCLUDE (comma-separated globs)
+    #[arg(long, global = true, value_name = "LIST")]
+    pub schema_exclude: Option<String>,
+    /// SCHEMAGATE_EXPECTED_SCHEMA (default <migrations dir>/schema.json when it exists; empty disables)
+    #[arg(long, global = true, value_name = "FILE")]
+    pub expected_schema: Option<String>,
+    /// SCHEMAGATE_STRICT_SCHEMA (objects missing from the expected schema fail too)
+    #[arg(long, global = true, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    pub strict_schema: Option<String>,
 }
 
 impl Cli {

@@ -119,6 +119,15 @@ pub enum Error {
     Refused(String),
     /// The database is not where it must be; one entry per problem.
     Verification(Vec<Problem>),
+    /// The live schema differs from the expected one, or a verify script
+    /// failed: one line per difference.
+    SchemaDrift(Vec<String>),
+    /// A failure whose command also has a document for stdout
+    /// (`verify --format json`); it exits as the inner error does.
+    WithOutput {
+        error: Box<Error>,
+        stdout: String,
+    },
     Interrupted(Signal),
     /// A database error outside a migration (reading the history, say).
     Database {
@@ -142,6 +151,8 @@ impl Error {
             Error::Verification(_) => exit::VERIFY_FAILED,
             Error::Interrupted(Signal::Interrupt) => exit::SIGINT,
             Error::Interrupted(Signal::Terminate) => exit::SIGTERM,
+            Error::SchemaDrift(_) => exit::VERIFY_FAILED,
+            Error::WithOutput { error, .. } => error.exit_code(),
             Error::Database { .. } | Error::Io { .. } | Error::Internal(_) => exit::INTERNAL,
         }
     }
@@ -150,6 +161,14 @@ impl Error {
         Error::Config {
             source: source.into(),
             message: message.into(),
+        }
+    }
+
+    /// What the failed command still writes to stdout.
+    pub fn stdout(&self) -> Option<&str> {
+        match self {
+            Error::WithOutput { stdout, .. } => Some(stdout),
+            _ => None,
         }
     }
 
@@ -225,6 +244,14 @@ impl fmt::Display for Error {
                 }
                 Ok(())
             }
+            Error::SchemaDrift(lines) => {
+                write!(f, "schema verification failed ({} difference(s)):", lines.len())?;
+                for line in lines {
+                    write!(f, "\n  {line}")?;
+                }
+                Ok(())
+            }
+            Error::WithOutput { error, .. } => error.fmt(f),
             Error::Interrupted(sig) => write!(f, "interrupted by {}", sig.name()),
             Error::Database { context, message } => write!(f, "{context}: {message}"),
             Error::Io { path, message } => write!(f, "{}: {message}", path.display()),
@@ -293,6 +320,12 @@ mod tests {
         let failed = Error::MigrationFailed(Box::default());
         assert_eq!(failed.exit_code(), 5);
         assert_eq!(Error::Verification(vec![]).exit_code(), 6);
+        assert_eq!(Error::SchemaDrift(vec![]).exit_code(), 6);
+        let with_output = Error::WithOutput {
+            error: Box::new(Error::SchemaDrift(vec!["x".into()])),
+            stdout: "{}".into(),
+        };
+        assert_eq!((with_output.exit_code(), with_output.stdout()), (6, Some("{}")));
         assert_eq!(Error::Interrupted(Signal::Interrupt).exit_code(), 130);
         assert_eq!(Error::Interrupted(Signal::Terminate).exit_code(), 143);
         assert_eq!(Error::Internal("x".into()).exit_code(), 1);

@@ -14,6 +14,7 @@ pub mod error;
 pub mod history;
 mod log;
 pub mod migration;
+pub mod schema;
 pub mod signal;
 pub mod sqltext;
 pub mod termination;

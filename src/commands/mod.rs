@@ -4,6 +4,8 @@ mod adopt;
 mod new;
 mod plan;
 mod run;
+mod schema_check;
+mod snapshot;
 mod status;
 mod verify;
 
@@ -54,13 +56,21 @@ pub async fn execute(command: Command, config: &Config, interrupt: &Interrupt) -
         Command::Down { to } => adopt::down(config, to, interrupt).await,
         Command::Import { from, mapping } => adopt::import(config, from, mapping.as_deref(), interrupt).await,
         Command::Wait => wait(config, interrupt).await,
-        Command::Verify { wait } => {
+        Command::Verify { wait, format } => {
             let mode = if wait {
                 verify::Mode::PollUntilWaitTimeout
             } else {
                 verify::Mode::Once
             };
-            verify::verify(config, mode, interrupt).await
+            verify::verify(config, mode, format, interrupt).await
+        }
+        Command::Snapshot { output, check } => {
+            let mode = if check {
+                snapshot::Mode::Check(output)
+            } else {
+                snapshot::Mode::Write(output)
+            };
+            snapshot::snapshot(config, mode, interrupt).await
         }
         Command::Status { format } => status::status(config, format, interrupt).await,
         Command::New { name } => new::new_migration(config, &name),

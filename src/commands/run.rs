@@ -22,6 +22,7 @@ struct Done {
 
 pub async fn run(config: &Config, target: Option<i64>, interrupt: &Interrupt) -> Result<Output, Error> {
     let start = Instant::now();
+    let expectations = super::schema_check::load(config)?;
     let target = target.map_or(Target::Head, Target::Version);
     let (set, session) = load_and_connect(config, Access::ReadWrite, interrupt).await?;
     let done = under_lock(
@@ -43,6 +44,11 @@ pub async fn run(config: &Config, target: Option<i64>, interrupt: &Interrupt) ->
             done.applied.len(),
             done.applied.join(", ")
         )
+    };
+    // The expected schema describes head; a run that stops at --target is not there.
+    let summary = match target {
+        Target::Head => super::schema_check::after_run(&session, config, &expectations, interrupt, summary).await?,
+        Target::Version(_) => summary,
     };
     Ok(Output { stdout: None, summary })
 }

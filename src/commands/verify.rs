@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 
 use tracing::info;
 
-use super::{load_and_connect, Output};
+use super::{load_and_connect, schema_check, Output};
+use crate::cli::Format;
 use crate::config::Config;
 use crate::db::{history as db_history, Access};
 use crate::error::Error;
@@ -23,7 +24,8 @@ pub enum Mode {
 const POLL_EVERY: Duration = Duration::from_millis(500);
 const PROGRESS_EVERY: Duration = Duration::from_secs(5);
 
-pub async fn verify(config: &Config, mode: Mode, interrupt: &Interrupt) -> Result<Output, Error> {
+pub async fn verify(config: &Config, mode: Mode, format: Format, interrupt: &Interrupt) -> Result<Output, Error> {
+    let expectations = schema_check::load(config)?;
     let start = Instant::now();
     let (set, session) = load_and_connect(config, Access::ReadOnly, interrupt).await?;
     let table = &config.history_table;
@@ -38,14 +40,12 @@ pub async fn verify(config: &Config, mode: Mode, interrupt: &Interrupt) -> Resul
             let at = report
                 .database_version
                 .map_or_else(|| "no version (no migrations)".into(), |v| format!("version {v}"));
-            return Ok(Output {
-                stdout: None,
-                summary: format!("database is at head: {at}"),
-            });
+            let findings = schema_check::check(&session, config, &expectations, interrupt).await?;
+            return schema_check::conclude_verify(&findings, format, format!("database is at head: {at}"));
         }
         let elapsed = start.elapsed();
         if mode == Mode::Once || elapsed >= config.wait_timeout {
-            return Err(Error::Verification(problems));
+            return Err(schema_check::history_failure(problems, format));
         }
         if last_progress.elapsed() >= PROGRESS_EVERY {
             info!(

@@ -5,6 +5,7 @@
 
 pub mod conninfo;
 pub mod duration;
+pub mod schema;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -43,6 +44,10 @@ const KNOWN: &[&str] = &[
     "SCHEMAGATE_LOG_FORMAT",
     "SCHEMAGATE_LOG",
     "SCHEMAGATE_TERMINATION_LOG",
+    "SCHEMAGATE_SCHEMAS",
+    "SCHEMAGATE_SCHEMA_EXCLUDE",
+    "SCHEMAGATE_EXPECTED_SCHEMA",
+    "SCHEMAGATE_STRICT_SCHEMA",
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -137,6 +142,8 @@ pub struct Config {
     pub termination_log: Option<PathBuf>,
     /// Host or pod name, recorded in `applied_by`.
     pub applied_by: String,
+    /// What `run`, `verify` and `snapshot` compare the live schema with.
+    pub schema: schema::SchemaSettings,
 }
 
 /// One setting, looked up flag first, then variable. `source` is what an
@@ -242,6 +249,7 @@ impl Config {
             "--connect-timeout",
             Duration::ZERO,
         )?;
+        let schema = schema::settings(&src, flags, &migrations_dir)?;
         Ok(Config {
             connect_timeout: connect_timeout(&src, flags, &db, explicit_connect),
             wait_timeout: src.duration(
@@ -278,6 +286,7 @@ impl Config {
             db_source,
             migrations_dir,
             history_table,
+            schema,
         })
     }
 }

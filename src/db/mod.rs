@@ -6,6 +6,7 @@ pub mod apply;
 pub mod foreign;
 pub mod history;
 pub mod lock;
+pub mod schema;
 pub mod tls;
 
 use std::time::{Duration, Instant};

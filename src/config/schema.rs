@@ -1,0 +1,129 @@
+//! The schema-verification settings: which schemas are compared, the expected
+//! schema file, and whether extra objects fail.
+
+use std::path::{Path, PathBuf};
+
+use super::Sources;
+use crate::cli::Flags;
+use crate::error::Error;
+use crate::schema::{SchemaFilter, Strictness};
+
+/// Where the expected schema comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExpectedSchema {
+    /// `SCHEMAGATE_EXPECTED_SCHEMA=` (empty): no schema comparison.
+    Off,
+    /// Set explicitly: the file must exist.
+    Required(PathBuf),
+    /// The default, `<migrations dir>/schema.json`: compared when it exists.
+    IfPresent(PathBuf),
+}
+
+impl ExpectedSchema {
+    pub fn path(&self) -> Option<&Path> {
+        match self {
+            ExpectedSchema::Off => None,
+            ExpectedSchema::Required(p) | ExpectedSchema::IfPresent(p) => Some(p),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SchemaSettings {
+    pub filter: SchemaFilter,
+    pub expected: ExpectedSchema,
+    pub strictness: Strictness,
+}
+
+pub(super) fn settings(src: &Sources, flags: &Flags, migrations_dir: &Path) -> Result<SchemaSettings, Error> {
+    let filter = match (
+        src.get("SCHEMAGATE_SCHEMAS", &flags.schemas, "--schemas"),
+        src.get("SCHEMAGATE_SCHEMA_EXCLUDE", &flags.schema_exclude, "--schema-exclude"),
+    ) {
+        (None, None) => SchemaFilter::default(),
+        (include, exclude) => {
+            let source = include
+                .as_ref()
+                .map_or("SCHEMAGATE_SCHEMAS".into(), |s| s.source.clone());
+            SchemaFilter::parse(
+                include.as_ref().map_or("public", |s| &s.value),
+                exclude.as_ref().map_or("", |s| &s.value),
+            )
+            .map_err(|e| Error::config(source, e))?
+        }
+    };
+    let expected = match src.get(
+        "SCHEMAGATE_EXPECTED_SCHEMA",
+        &flags.expected_schema,
+        "--expected-schema",
+    ) {
+        Some(s) if s.value.is_empty() => ExpectedSchema::Off,
+        Some(s) => ExpectedSchema::Required(PathBuf::from(s.value)),
+        None => ExpectedSchema::IfPresent(migrations_dir.join("schema.json")),
+    };
+    let strictness = if src.boolean("SCHEMAGATE_STRICT_SCHEMA", &flags.strict_schema, "--strict-schema")? {
+        Strictness::ExtrasFail
+    } else {
+        Strictness::ExtrasWarn
+    };
+    Ok(SchemaSettings {
+        filter,
+        expected,
+        strictness,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{Config, RawEnv};
+    use super::*;
+
+    fn schema(vars: &[(&str, &str)]) -> Result<SchemaSettings, Error> {
+        let env: RawEnv = vars.iter().map(|(k, v)| (*k, *v)).collect();
+        Config::from_sources(&env, &Flags::default()).map(|c| c.schema)
+    }
+
+    #[test]
+    fn defaults_compare_public_against_the_file_beside_the_migrations() {
+        let s = schema(&[("SCHEMAGATE_MIGRATIONS_DIR", "/m")]).unwrap();
+        assert_eq!(s.filter, SchemaFilter::default());
+        assert_eq!(s.expected, ExpectedSchema::IfPresent(PathBuf::from("/m/schema.json")));
+        assert_eq!(s.strictness, Strictness::ExtrasWarn);
+    }
+
+    #[test]
+    fn variables_and_flags_set_each_part() {
+        let s = schema(&[
+            ("SCHEMAGATE_SCHEMAS", "app_*,public"),
+            ("SCHEMAGATE_SCHEMA_EXCLUDE", "app_tmp"),
+            ("SCHEMAGATE_EXPECTED_SCHEMA", "/x.json"),
+            ("SCHEMAGATE_STRICT_SCHEMA", "true"),
+        ])
+        .unwrap();
+        assert!(s.filter.selects("app_1") && !s.filter.selects("app_tmp") && s.filter.selects("public"));
+        assert_eq!(s.expected, ExpectedSchema::Required(PathBuf::from("/x.json")));
+        assert_eq!(s.strictness, Strictness::ExtrasFail);
+        assert_eq!(
+            schema(&[("SCHEMAGATE_EXPECTED_SCHEMA", "")]).unwrap().expected,
+            ExpectedSchema::Off
+        );
+        let flags = Flags {
+            schemas: Some("other".into()),
+            ..Flags::default()
+        };
+        let c = Config::from_sources(&RawEnv::default(), &flags).unwrap();
+        assert!(c.schema.filter.selects("other") && !c.schema.filter.selects("public"));
+    }
+
+    #[test]
+    fn errors_name_the_variable() {
+        let e = schema(&[("SCHEMAGATE_SCHEMAS", " , ")]).unwrap_err().to_string();
+        assert!(e.contains("SCHEMAGATE_SCHEMAS"), "{e}");
+        let e = schema(&[("SCHEMAGATE_STRICT_SCHEMA", "maybe")])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("SCHEMAGATE_STRICT_SCHEMA"), "{e}");
+        let e = schema(&[("SCHEMAGATE_SCHEMA", "public")]).unwrap_err().to_string();
+        assert!(e.contains("did you mean SCHEMAGATE_SCHEMAS"), "{e}");
+    }
+}

@@ -176,6 +176,7 @@ pub async fn down(config: &Config, to: i64, interrupt: &Interrupt) -> Result<Out
             table,
             applied_by: &config.applied_by,
             history: HistoryState::NonEmpty,
+            insert: None,
         };
         let mut out = String::new();
         for v in &versions {

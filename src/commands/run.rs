@@ -85,6 +85,11 @@ async fn migrate(
         } else {
             HistoryState::NonEmpty
         },
+        insert: if plan.is_empty() {
+            None
+        } else {
+            Some(apply::prepare_insert(session, table).await?)
+        },
     };
     for version in &plan {
         interrupted(interrupt)?;

@@ -5,6 +5,7 @@ use std::time::Instant;
 
 use tokio_postgres::error::ErrorPosition;
 use tokio_postgres::types::{ToSql, Type};
+use tokio_postgres::Statement;
 
 use super::{describe, history::sql_for, Session};
 use crate::config::TableName;
@@ -25,6 +26,30 @@ pub struct Target<'a> {
     pub table: &'a TableName,
     pub applied_by: &'a str,
     pub history: HistoryState,
+    /// The history INSERT, prepared once per run (see [`prepare_insert`]).
+    pub insert: Option<Statement>,
+}
+
+/// Prepares the history INSERT once, so each migration's pipeline binds and
+/// executes it instead of parsing and planning it again (bench case a).
+pub async fn prepare_insert(session: &Session, table: &TableName) -> Result<Statement, Error> {
+    prepare(
+        session,
+        &sql_for(INSERT_APPLIED, table),
+        &[Type::INT8, Type::TEXT, Type::TEXT, Type::TEXT],
+    )
+    .await
+}
+
+async fn prepare(session: &Session, sql: &str, types: &[Type]) -> Result<Statement, Error> {
+    session
+        .client
+        .prepare_typed(sql, types)
+        .await
+        .map_err(|e| Error::Database {
+            context: "preparing a history statement".into(),
+            message: describe(&e),
+        })
 }
 
 /// Whether the history was empty before this run: a 42P07 on the first file
@@ -84,13 +109,12 @@ pub async fn apply(
     let work = async {
         match file.transaction {
             TransactionMode::PerMigration => {
-                let params: [Param; 4] = [
-                    (&file.version, Type::INT8),
-                    (&file.name, Type::TEXT),
-                    (&file.checksum, Type::TEXT),
-                    (&target.applied_by, Type::TEXT),
-                ];
-                let rows = pipelined(session, &unit, &sql_for(INSERT_APPLIED, target.table), &params, target).await?;
+                let insert = match &target.insert {
+                    Some(stmt) => stmt.clone(),
+                    None => prepare_insert(session, target.table).await?,
+                };
+                let params: [&(dyn ToSql + Sync); 4] = [&file.version, &file.name, &file.checksum, &target.applied_by];
+                let rows = pipelined(session, &unit, &insert, &params, target).await?;
                 Ok(if rows == 0 {
                     Outcome::NotRecorded
                 } else {
@@ -120,12 +144,19 @@ pub async fn apply_down(
         sql: &down.sql,
         transaction: down.transaction,
     };
-    let delete = sql_for(super::history::DELETE_VERSION, target.table);
     let work = async {
         match down.transaction {
-            TransactionMode::PerMigration => pipelined(session, &unit, &delete, &[(&file.version, Type::INT8)], target)
-                .await
-                .map(drop),
+            TransactionMode::PerMigration => {
+                let delete = prepare(
+                    session,
+                    &sql_for(super::history::DELETE_VERSION, target.table),
+                    &[Type::INT8],
+                )
+                .await?;
+                pipelined(session, &unit, &delete, &[&file.version], target)
+                    .await
+                    .map(drop)
+            }
             TransactionMode::None => {
                 run_statements(session, &unit, target).await?;
                 super::history::delete_version(session, target.table, file.version).await
@@ -148,13 +179,10 @@ pub async fn apply_repeatable(
         sql: &file.sql,
         transaction: TransactionMode::PerMigration,
     };
-    let params: [Param; 3] = [
-        (&file.name, Type::TEXT),
-        (&file.checksum, Type::TEXT),
-        (&target.applied_by, Type::TEXT),
-    ];
-    let record = sql_for(RECORD_REPEATABLE, target.table);
+    let params: [&(dyn ToSql + Sync); 3] = [&file.name, &file.checksum, &target.applied_by];
     let work = async {
+        let sql = sql_for(RECORD_REPEATABLE, target.table);
+        let record = prepare(session, &sql, &[Type::TEXT, Type::TEXT, Type::TEXT]).await?;
         let rows = pipelined(session, &unit, &record, &params, target).await?;
         Ok(if rows == 0 {
             Outcome::NotRecorded
@@ -173,8 +201,8 @@ pub async fn apply_repeatable(
 async fn pipelined(
     session: &Session,
     unit: &Unit<'_>,
-    record: &str,
-    params: &[Param<'_>],
+    record: &Statement,
+    params: &[&(dyn ToSql + Sync)],
     target: &Target<'_>,
 ) -> Result<usize, Error> {
     let c = &session.client;
@@ -182,7 +210,7 @@ async fn pipelined(
         biased;
         c.batch_execute(BEGIN),
         c.batch_execute(unit.sql),
-        c.query_typed(record, params),
+        c.query(record, params),
         c.batch_execute("COMMIT")
     );
     begin.map_err(|e| failure(unit, &e, 0, target))?;

@@ -201,18 +201,41 @@ fn drive(result: Result<(), tokio_postgres::Error>) {
     }
 }
 
-/// The wait loop's delays: exponential with jitter, from 10 ms up to about
-/// 100-200 ms. Short enough that `run` starts within a fraction of a second of
-/// the server accepting sessions (bench case c), long enough not to hammer a
-/// server that is starting up. Connection refused costs the server nothing.
-fn backoff() -> impl Iterator<Item = Duration> {
-    ExponentialBuilder::new()
-        .with_min_delay(Duration::from_millis(10))
-        .with_max_delay(Duration::from_millis(100))
-        .with_factor(2.0)
-        .with_jitter()
-        .without_max_times()
-        .build()
+/// The wait loop's delays, exponential with jitter, by what the last attempt
+/// met. Nothing listening (refused, DNS, timeout) costs the server nothing, so
+/// poll briskly, 10 ms up to 25-50 ms: `run` then starts within a few tens of
+/// milliseconds of the server accepting sessions (bench case c). A server that
+/// answers "starting up" or "too many connections" forks a backend for every
+/// attempt, so give it room: 50 ms up to 250-500 ms.
+struct Delays<F, P> {
+    fast: F,
+    patient: P,
+}
+
+fn delays() -> Delays<impl Iterator<Item = Duration>, impl Iterator<Item = Duration>> {
+    let build = |min: u64, max: u64| {
+        ExponentialBuilder::new()
+            .with_min_delay(Duration::from_millis(min))
+            .with_max_delay(Duration::from_millis(max))
+            .with_factor(2.0)
+            .with_jitter()
+            .without_max_times()
+            .build()
+    };
+    Delays {
+        fast: build(10, 25),
+        patient: build(50, 250),
+    }
+}
+
+impl<F: Iterator<Item = Duration>, P: Iterator<Item = Duration>> Delays<F, P> {
+    fn after(&mut self, kind: &FailureKind) -> Duration {
+        let next = match kind {
+            FailureKind::Db(_) => self.patient.next(),
+            _ => self.fast.next(),
+        };
+        next.unwrap_or(Duration::from_millis(100))
+    }
 }
 
 const PROGRESS_EVERY: Duration = Duration::from_secs(5);
@@ -222,7 +245,7 @@ pub async fn wait_for_db(config: &Config, access: Access, interrupt: &Interrupt)
     let tls = tls::connector(&config.db)?;
     let target = config.db.target();
     let start = Instant::now();
-    let mut delays = backoff();
+    let mut delays = delays();
     let mut last_progress: Option<Instant> = None;
     loop {
         let attempt = tokio::select! {
@@ -265,10 +288,7 @@ pub async fn wait_for_db(config: &Config, access: Access, interrupt: &Interrupt)
             );
             last_progress = Some(Instant::now());
         }
-        let delay = delays
-            .next()
-            .unwrap_or(Duration::from_millis(100))
-            .min(config.wait_timeout - elapsed);
+        let delay = delays.after(&kind).min(config.wait_timeout - elapsed);
         tokio::select! {
             _ = tokio::time::sleep(delay) => {}
             sig = interrupt.recv() => return Err(Error::Interrupted(sig)),
@@ -324,11 +344,17 @@ mod tests {
     }
 
     #[test]
-    fn backoff_stays_short_and_grows() {
-        let d: Vec<Duration> = backoff().take(12).collect();
-        assert!(d[0] >= Duration::from_millis(10) && d[0] < Duration::from_millis(20));
-        assert!(d.iter().all(|x| *x < Duration::from_millis(200)), "{d:?}");
-        assert!(d[11] >= Duration::from_millis(100));
+    fn delays_are_brisk_when_nobody_listens_and_patient_with_a_busy_server() {
+        let mut d = delays();
+        let refused: Vec<Duration> = (0..12).map(|_| d.after(&FailureKind::Io)).collect();
+        assert!(refused[0] >= Duration::from_millis(10) && refused[0] < Duration::from_millis(20));
+        assert!(refused.iter().all(|x| *x < Duration::from_millis(50)), "{refused:?}");
+        let starting: Vec<Duration> = (0..12).map(|_| d.after(&FailureKind::Db("57P03".into()))).collect();
+        assert!(starting[0] >= Duration::from_millis(50));
+        assert!(
+            starting[11] >= Duration::from_millis(250) && starting[11] < Duration::from_millis(500),
+            "{starting:?}"
+        );
     }
 
     #[test]

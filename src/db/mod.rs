@@ -202,11 +202,12 @@ fn drive(result: Result<(), tokio_postgres::Error>) {
 }
 
 /// The wait loop's delays, exponential with jitter, by what the last attempt
-/// met. Nothing listening (refused, DNS, timeout) costs the server nothing, so
-/// poll briskly, 10 ms up to 25-50 ms: `run` then starts within a few tens of
-/// milliseconds of the server accepting sessions (bench case c). A server that
-/// answers "starting up" or "too many connections" forks a backend for every
-/// attempt, so give it room: 50 ms up to 250-500 ms.
+/// met. Nothing listening yet, or a server still starting up (57P03, which it
+/// answers right up to the moment it is ready): poll briskly, 10 ms growing to
+/// 50-100 ms, so `run` starts within tens of milliseconds of the server
+/// accepting sessions (bench case c; a 250 ms cap cost 100+ ms there). A
+/// server with no connection slots left (53300) is only hurt by more
+/// attempts: 50 ms growing to 250-500 ms.
 struct Delays<F, P> {
     fast: F,
     patient: P,
@@ -223,7 +224,7 @@ fn delays() -> Delays<impl Iterator<Item = Duration>, impl Iterator<Item = Durat
             .build()
     };
     Delays {
-        fast: build(10, 25),
+        fast: build(10, 50),
         patient: build(50, 250),
     }
 }
@@ -231,7 +232,7 @@ fn delays() -> Delays<impl Iterator<Item = Duration>, impl Iterator<Item = Durat
 impl<F: Iterator<Item = Duration>, P: Iterator<Item = Duration>> Delays<F, P> {
     fn after(&mut self, kind: &FailureKind) -> Duration {
         let next = match kind {
-            FailureKind::Db(_) => self.patient.next(),
+            FailureKind::Db(code) if code == "53300" => self.patient.next(),
             _ => self.fast.next(),
         };
         next.unwrap_or(Duration::from_millis(100))
@@ -344,16 +345,18 @@ mod tests {
     }
 
     #[test]
-    fn delays_are_brisk_when_nobody_listens_and_patient_with_a_busy_server() {
+    fn delays_are_brisk_until_ready_and_patient_with_a_full_server() {
         let mut d = delays();
         let refused: Vec<Duration> = (0..12).map(|_| d.after(&FailureKind::Io)).collect();
         assert!(refused[0] >= Duration::from_millis(10) && refused[0] < Duration::from_millis(20));
-        assert!(refused.iter().all(|x| *x < Duration::from_millis(50)), "{refused:?}");
-        let starting: Vec<Duration> = (0..12).map(|_| d.after(&FailureKind::Db("57P03".into()))).collect();
-        assert!(starting[0] >= Duration::from_millis(50));
+        assert!(refused.iter().all(|x| *x < Duration::from_millis(100)), "{refused:?}");
+        let starting = d.after(&FailureKind::Db("57P03".into()));
+        assert!(starting < Duration::from_millis(100), "{starting:?}");
+        let full: Vec<Duration> = (0..12).map(|_| d.after(&FailureKind::Db("53300".into()))).collect();
+        assert!(full[0] >= Duration::from_millis(50));
         assert!(
-            starting[11] >= Duration::from_millis(250) && starting[11] < Duration::from_millis(500),
-            "{starting:?}"
+            full[11] >= Duration::from_millis(250) && full[11] < Duration::from_millis(500),
+            "{full:?}"
         );
     }
 

@@ -213,7 +213,8 @@ log_timezone = 'UTC'
                 except OSError:
                     continue
                 fields = st.rsplit(")", 1)[1].split()
-                if int(fields[1]) == pm and (fields[0] == "Z" or USER.encode() in cmd):
+                # Z: exited, not reaped; empty cmdline: exiting (its memory already gone)
+                if int(fields[1]) == pm and (fields[0] in "ZX" or not cmd or USER.encode() in cmd):
                     return True
         return False
 
@@ -378,6 +379,14 @@ def build(args, tmp):
                 static, how = p, f"existing target/{triple} build (--no-build)"
                 break
     return host, static, how or "unavailable"
+
+
+def git_state():
+    commit = subprocess.run(["git", "-C", REPO, "rev-parse", "--short", "HEAD"],
+                            capture_output=True).stdout.decode().strip()
+    dirty = subprocess.run(["git", "-C", REPO, "status", "--porcelain", "--", "src", "Cargo.toml", "Cargo.lock"],
+                           capture_output=True).stdout.decode().strip()
+    return commit, bool(dirty)
 
 
 def binary_facts(path, tmp):
@@ -671,11 +680,21 @@ def run(args, tmp, t_start):
     pgbin = find_pgbin()
     STATE["pgbin"] = pgbin
     sg, static, static_how = build(args, tmp)
+    # Which source was measured: recorded right after the build, not at the end
+    # (other people commit to this repository while the benchmark runs).
+    head0 = git_state()
     facts = binary_facts(static, tmp)
     if facts and facts["stripped_path"] and facts["static"]:
         static_run = facts["path"]
     else:
         static_run = None
+
+    # Let the load of our own build die down (at most 60 s) before timing anything.
+    t_settle = time.time()
+    while os.getloadavg()[0] > 1.0 and time.time() - t_settle < 60:
+        time.sleep(2)
+    if time.time() - t_settle > 1:
+        log(f"waited {time.time() - t_settle:.0f} s for the load to settle (now {os.getloadavg()[0]:.2f})")
 
     m1000, floor1000 = write_migrations(os.path.join(tmp, "m1000"), 1000)
     m10, floor10 = write_migrations(os.path.join(tmp, "m10"), 10)
@@ -738,12 +757,16 @@ def run(args, tmp, t_start):
         rows.append(("(f) 8 concurrent runs, fresh DB", desc, "-", "-", "all exit 0, each once", good))
 
     uname = platform.uname()
-    commit = subprocess.run(["git", "-C", REPO, "rev-parse", "--short", "HEAD"], capture_output=True).stdout.decode().strip()
-    dirty = subprocess.run(["git", "-C", REPO, "status", "--porcelain", "--", "src", "Cargo.toml", "Cargo.lock"],
-                           capture_output=True).stdout.decode().strip()
+    commit, dirty = head0
+    if args.bin:
+        source = f"binary {args.bin}"
+    else:
+        source = f"schemagate {commit}{' + uncommitted src changes' if dirty else ''}"
+        if git_state() != head0:
+            source += f" (HEAD moved to {git_state()[0]} during the run)"
     header = (f"Measured {dt.datetime.now().strftime('%Y-%m-%d %H:%M')} by `bench/run.py`: {os.cpu_count()} cores, "
               f"PostgreSQL {pgver} (default durability: fsync on, synchronous_commit on), "
-              f"Linux {uname.release}, schemagate {commit}{' + uncommitted src changes' if dirty else ''}; "
+              f"Linux {uname.release}, {source}; "
               f"load average {load0[0]:.2f} at start, {load1[0]:.2f} at end; total {elapsed:.0f} s.")
     table = ["| case | schemagate | baseline | ratio | target | met |", "|---|---|---|---|---|---|"]
     for r in rows:

@@ -66,48 +66,7 @@ fn verify_full_rejects_a_certificate_for_another_name_and_verify_ca_accepts_it()
     // Swap in a certificate from the same CA that names only db.example:
     // the chain is good, the name (127.0.0.1) is not in it.
     let root = &cluster.root;
-    let openssl = |args: &[&str]| {
-        let out = std::process::Command::new("openssl")
-            .args(args)
-            .current_dir(root)
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    };
-    openssl(&[
-        "req",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-subj",
-        "/CN=db.example",
-        "-keyout",
-        "other.key",
-        "-out",
-        "other.csr",
-    ]);
-    std::fs::write(
-        root.join("other.ext"),
-        "subjectAltName=DNS:db.example\nextendedKeyUsage=serverAuth\n",
-    )
-    .unwrap();
-    openssl(&[
-        "x509",
-        "-req",
-        "-in",
-        "other.csr",
-        "-CA",
-        "ca.crt",
-        "-CAkey",
-        "ca.key",
-        "-CAcreateserial",
-        "-days",
-        "2",
-        "-out",
-        "other.crt",
-        "-extfile",
-        "other.ext",
-    ]);
+    common::issue_server_cert(root, "other", "DNS:db.example");
     std::fs::copy(root.join("other.crt"), root.join("server.crt")).unwrap();
     std::fs::copy(root.join("other.key"), root.join("server.key")).unwrap();
     cluster.psql("postgres", "SELECT pg_reload_conf()");

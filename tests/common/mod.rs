@@ -452,58 +452,73 @@ fn append(path: &Path, text: &str) {
 
 /// A CA, a server certificate for localhost/127.0.0.1 signed by it, and an
 /// unrelated CA, made with the openssl CLI.
+fn openssl(dir: &Path, args: &[&str]) {
+    let out = Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("openssl CLI (apt install openssl)");
+    check(out, &format!("openssl {}", args.join(" ")));
+}
+
 fn make_certs(root: &Path) -> TlsFiles {
-    let run = |args: &[&str]| {
-        let out = Command::new("openssl")
-            .args(args)
-            .current_dir(root)
-            .output()
-            .expect("openssl CLI (apt install openssl)");
-        check(out, &format!("openssl {}", args.join(" ")));
-    };
     for ca in ["ca", "other-ca"] {
-        run(&[
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "2",
-            "-subj",
-            &format!("/CN=schemagate test {ca}"),
-            "-keyout",
-            &format!("{ca}.key"),
-            "-out",
-            &format!("{ca}.crt"),
+        let subject = format!("/CN=schemagate test {ca}");
+        let (key, crt) = (format!("{ca}.key"), format!("{ca}.crt"));
+        let ca_ext = [
             "-addext",
             "basicConstraints=critical,CA:TRUE",
             "-addext",
             "keyUsage=critical,keyCertSign,cRLSign",
-        ]);
+        ];
+        let mut args = vec![
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", &subject,
+        ];
+        args.extend(["-keyout", &key, "-out", &crt]);
+        args.extend(ca_ext);
+        openssl(root, &args);
     }
-    run(&[
-        "req",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-subj",
-        "/CN=localhost",
-        "-keyout",
-        "server.key",
-        "-out",
-        "server.csr",
-    ]);
+    issue_server_cert(root, "server", "DNS:localhost,IP:127.0.0.1");
+    TlsFiles {
+        ca: root.join("ca.crt"),
+        other_ca: root.join("other-ca.crt"),
+    }
+}
+
+/// `<name>.key` and `<name>.crt` in `root`, signed by `ca.crt`, valid for `san`
+/// (e.g. `DNS:localhost,IP:127.0.0.1`).
+pub fn issue_server_cert(root: &Path, name: &str, san: &str) {
+    let (key, csr, ext, crt) = (
+        format!("{name}.key"),
+        format!("{name}.csr"),
+        format!("{name}.ext"),
+        format!("{name}.crt"),
+    );
+    openssl(
+        root,
+        &[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-subj",
+            &format!("/CN={name}"),
+            "-keyout",
+            &key,
+            "-out",
+            &csr,
+        ],
+    );
     std::fs::write(
-        root.join("server.ext"),
-        "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+        root.join(&ext),
+        format!("subjectAltName={san}\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n"),
     )
     .unwrap();
-    run(&[
+    let sign = [
         "x509",
         "-req",
         "-in",
-        "server.csr",
+        &csr,
         "-CA",
         "ca.crt",
         "-CAkey",
@@ -511,15 +526,10 @@ fn make_certs(root: &Path) -> TlsFiles {
         "-CAcreateserial",
         "-days",
         "2",
-        "-out",
-        "server.crt",
-        "-extfile",
-        "server.ext",
-    ]);
+    ];
+    let mut args = sign.to_vec();
+    args.extend(["-out", &crt, "-extfile", &ext]);
+    openssl(root, &args);
     use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(root.join("server.key"), std::fs::Permissions::from_mode(0o600)).unwrap();
-    TlsFiles {
-        ca: root.join("ca.crt"),
-        other_ca: root.join("other-ca.crt"),
-    }
+    std::fs::set_permissions(root.join(&key), std::fs::Permissions::from_mode(0o600)).unwrap();
 }

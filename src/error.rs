@@ -215,27 +215,7 @@ impl fmt::Display for Error {
                 tables,
                 history_table,
                 suggestion,
-            } => {
-                let shown: Vec<&str> = tables.iter().take(10).map(String::as_str).collect();
-                let more = if tables.len() > 10 {
-                    format!(" and {} more", tables.len() - 10)
-                } else {
-                    String::new()
-                };
-                write!(
-                    f,
-                    "the database already has tables ({}{more}) but the history table {history_table} is empty; \
-                     nothing was applied. If the migrations created them, adopt the database first: ",
-                    shown.join(", ")
-                )?;
-                match suggestion {
-                    Some(v) => write!(
-                        f,
-                        "schemagate baseline --version {v} (the highest version whose tables all exist)"
-                    ),
-                    None => write!(f, "schemagate baseline --version <the last version already present>"),
-                }
-            }
+            } => fmt_not_adopted(f, tables, history_table, *suggestion),
             Error::Refused(why) => write!(f, "refused: {why}"),
             Error::Verification(problems) => {
                 write!(f, "verification failed ({} problem(s)):", problems.len())?;
@@ -257,6 +237,33 @@ impl fmt::Display for Error {
             Error::Io { path, message } => write!(f, "{}: {message}", path.display()),
             Error::Internal(m) => write!(f, "internal error: {m}"),
         }
+    }
+}
+
+fn fmt_not_adopted(
+    f: &mut fmt::Formatter<'_>,
+    tables: &[String],
+    history_table: &str,
+    suggestion: Option<i64>,
+) -> fmt::Result {
+    let shown: Vec<&str> = tables.iter().take(10).map(String::as_str).collect();
+    let more = if tables.len() > 10 {
+        format!(" and {} more", tables.len() - 10)
+    } else {
+        String::new()
+    };
+    write!(
+        f,
+        "the database already has tables ({}{more}) but the history table {history_table} is empty; \
+         nothing was applied. If the migrations created them, adopt the database first: ",
+        shown.join(", ")
+    )?;
+    match suggestion {
+        Some(v) => write!(
+            f,
+            "schemagate baseline --version {v} (the highest version whose tables all exist)"
+        ),
+        None => write!(f, "schemagate baseline --version <the last version already present>"),
     }
 }
 

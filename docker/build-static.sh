@@ -14,7 +14,7 @@
 #    binary needs glibc's shared NSS modules at run time; since glibc 2.34 the
 #    "files" and "dns" services are built into libc, and in a FROM scratch
 #    image (no nsswitch.conf) those are the defaults, so names resolve. See
-#    docs/deploy.md, "Building the image".
+#    deploy/README.md, "Building the image".
 #
 # Both builds go to target/<triple>/release/, beside (not over) the host build
 # in target/release, so they never invalidate each other. Progress goes to

@@ -5,8 +5,8 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::history::Problem;
 use crate::migration::FileProblem;
+use crate::reconcile::Problem;
 
 /// Process exit codes. They are part of the interface (README, "Exit codes"):
 /// a Compose `service_completed_successfully` gate or a Kubernetes Job only

@@ -1,19 +1,27 @@
 //! schemagate: gate deployments on the database schema.
 //!
-//! Layout: pure decisions in [`migration`], [`history`], [`sqltext`] and
-//! [`config`]; database I/O in [`db`]; one module per command in `commands`;
-//! [`app`] ties them together and returns the exit code to `main`.
+//! The map, by layer:
+//! - pure decisions over data: [`migration`] (files, names, directives,
+//!   checksums), [`reconcile`] (files against history rows: states, problems,
+//!   the plan), [`adoption`] (baseline advice, repair, other tools' histories),
+//!   [`schema`] (snapshot model, diff, verify-script verdicts), [`sqltext`]
+//!   (statement splitting, positions) and [`config`] (raw inputs to a
+//!   validated [`config::Config`]);
+//! - I/O: [`db`] (every round trip to PostgreSQL, SQL in `db/sql/*.sql`);
+//! - one module per command in `commands`, each a thin sequence of the above;
+//! - [`app`] parses, configures, runs a command and returns the exit code to
+//!   `main`, the only place that exits.
 
-pub mod adopt;
+pub mod adoption;
 pub mod app;
 pub mod cli;
 mod commands;
 pub mod config;
 pub mod db;
 pub mod error;
-pub mod history;
 mod log;
 pub mod migration;
+pub mod reconcile;
 pub mod schema;
 pub mod signal;
 pub mod sqltext;

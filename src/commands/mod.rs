@@ -1,8 +1,11 @@
 //! One module per command. Each returns an [`Output`]; `app` prints it.
 
-mod adopt;
+mod baseline;
+mod down;
+mod import;
 mod new;
 mod plan;
+mod repair;
 mod run;
 mod schema_check;
 mod snapshot;
@@ -36,25 +39,25 @@ pub async fn execute(command: Command, config: &Config, interrupt: &Interrupt) -
         }
         Command::Run(args) => run::run(config, args.target, interrupt).await,
         Command::Plan(args) => plan::plan(config, args.target, plan::ShowSql::from(args.sql), interrupt).await,
-        Command::Baseline { version } => adopt::baseline(config, version, interrupt).await,
+        Command::Baseline { version } => baseline::baseline(config, version, interrupt).await,
         Command::Repair {
             dry_run,
             forget_missing,
         } => {
             let mode = if dry_run {
-                adopt::Write::DryRun
+                repair::Write::DryRun
             } else {
-                adopt::Write::Apply
+                repair::Write::Apply
             };
             let missing = if forget_missing {
-                crate::adopt::MissingRows::Forget
+                crate::adoption::MissingRows::Forget
             } else {
-                crate::adopt::MissingRows::Keep
+                crate::adoption::MissingRows::Keep
             };
-            adopt::repair(config, mode, missing, interrupt).await
+            repair::repair(config, mode, missing, interrupt).await
         }
-        Command::Down { to } => adopt::down(config, to, interrupt).await,
-        Command::Import { from, mapping } => adopt::import(config, from, mapping.as_deref(), interrupt).await,
+        Command::Down { to } => down::down(config, to, interrupt).await,
+        Command::Import { from, mapping } => import::import(config, from, mapping.as_deref(), interrupt).await,
         Command::Wait => wait(config, interrupt).await,
         Command::Verify { wait, format } => {
             let mode = if wait {

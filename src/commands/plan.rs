@@ -4,10 +4,10 @@ use std::fmt::Write as _;
 
 use super::{load_and_connect, Output};
 use crate::config::Config;
-use crate::db::{history as db_history, Access};
+use crate::db::{history, Access};
 use crate::error::Error;
-use crate::history::{self, Target};
 use crate::migration::TransactionMode;
+use crate::reconcile::{self, Target};
 use crate::signal::Interrupt;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,9 +36,9 @@ fn mode(t: TransactionMode) -> &'static str {
 pub async fn plan(config: &Config, target: Option<i64>, sql: ShowSql, interrupt: &Interrupt) -> Result<Output, Error> {
     let (set, session) = load_and_connect(config, Access::ReadOnly, interrupt).await?;
     let table = &config.history_table;
-    let recorded = db_history::read(&session, table).await?.unwrap_or_default();
+    let recorded = history::read(&session, table).await?.unwrap_or_default();
     let target = target.map_or(Target::Head, Target::Version);
-    let plan = history::run_plan(&set, &recorded, target, config.out_of_order, &table.quoted())
+    let plan = reconcile::run_plan(&set, &recorded, target, config.out_of_order, &table.quoted())
         .map_err(Error::Verification)?;
     let (report, versions, repeatables) = (plan.report, plan.versions, plan.repeatables);
     let mut out = String::new();

@@ -5,13 +5,13 @@ use std::time::Instant;
 use tracing::{info, warn};
 
 use super::{load_and_connect, under_lock, Output};
-use crate::adopt;
+use crate::adoption;
 use crate::config::Config;
-use crate::db::apply::{self, HistoryState, Outcome, Target as ApplyTarget};
-use crate::db::{foreign, history as db_history, Access, Session};
+use crate::db::apply::{self, HistoryState, Outcome, Recorder};
+use crate::db::{foreign, history, Access, Session};
 use crate::error::Error;
-use crate::history::{self, Check, History, Problem, Target};
 use crate::migration::MigrationSet;
+use crate::reconcile::{self, Check, History, Problem, Target};
 use crate::signal::Interrupt;
 
 /// What a run did.
@@ -62,22 +62,23 @@ async fn migrate(
     interrupt: &Interrupt,
 ) -> Result<Done, Error> {
     let table = &config.history_table;
-    let recorded = db_history::read_or_create(session, table).await?;
+    let recorded = history::read_or_create(session, table).await?;
     if recorded.is_empty() && !set.files.is_empty() {
         refuse_unadopted(session, set, config).await?;
     }
-    let history::RunPlan {
+    let reconcile::RunPlan {
         report,
         versions: plan,
         repeatables,
-    } = history::run_plan(set, &recorded, target, config.out_of_order, &table.quoted()).map_err(Error::Verification)?;
+    } = reconcile::run_plan(set, &recorded, target, config.out_of_order, &table.quoted())
+        .map_err(Error::Verification)?;
     if plan.is_empty() && repeatables.is_empty() {
         return Ok(Done {
             applied: Vec::new(),
             version: report.database_version,
         });
     }
-    let at = ApplyTarget {
+    let recorder = Recorder {
         table,
         applied_by: &config.applied_by,
         history: if recorded.is_empty() {
@@ -99,14 +100,14 @@ async fn migrate(
             .find(|f| f.version == *version)
             .expect("the plan only names files on disk");
         let t = Instant::now();
-        match apply::apply(session, file, &at, interrupt).await? {
+        match apply::apply(session, file, &recorder, interrupt).await? {
             Outcome::Recorded => info!("applied {} in {} ms", file.file_name, t.elapsed().as_millis()),
             Outcome::NotRecorded => warn!("{} ran, but its history row was rolled back with it", file.file_name),
         }
     }
     for file in &repeatables {
         interrupted(interrupt)?;
-        if apply::apply_repeatable(session, file, &at, interrupt).await? == Outcome::Recorded {
+        if apply::apply_repeatable(session, file, &recorder, interrupt).await? == Outcome::Recorded {
             info!("applied repeatable {}", file.file_name);
         }
     }
@@ -131,7 +132,7 @@ async fn refuse_unadopted(session: &Session, set: &MigrationSet, config: &Config
         return Ok(());
     }
     Err(Error::NotAdopted {
-        suggestion: adopt::adoptable_version(&set.files, &tables),
+        suggestion: adoption::adoptable_version(&set.files, &tables),
         tables,
         history_table: config.history_table.quoted(),
     })
@@ -148,13 +149,13 @@ async fn confirm(
     applied: &[i64],
 ) -> Result<Done, Error> {
     let table = &config.history_table;
-    let recorded: History = db_history::read(session, table).await?.unwrap_or_default();
-    let report = history::reconcile(&set.files, &recorded.rows);
+    let recorded: History = history::read(session, table).await?.unwrap_or_default();
+    let report = reconcile::reconcile(&set.files, &recorded.rows);
     let check = match target {
         Target::Head => Check::AtHead,
         Target::Version(v) => Check::AtTarget(v),
     };
-    let mut problems: Vec<Problem> = history::problems(&report, check, &table.quoted())
+    let mut problems: Vec<Problem> = reconcile::problems(&report, check, &table.quoted())
         .into_iter()
         .map(|p| match p {
             Problem::Pending { version, file } if applied.contains(&version) => Problem::NotRecorded { version, file },
@@ -162,7 +163,7 @@ async fn confirm(
         })
         .collect();
     if target == Target::Head {
-        problems.extend(history::repeatable_problems(&set.repeatables, &recorded.repeatables));
+        problems.extend(reconcile::repeatable_problems(&set.repeatables, &recorded.repeatables));
     }
     if !problems.is_empty() {
         return Err(Error::Verification(problems));

@@ -13,7 +13,7 @@ use crate::config::schema::ExpectedSchema;
 use crate::config::Config;
 use crate::db::{schema as db_schema, Session};
 use crate::error::Error;
-use crate::history::Problem;
+use crate::reconcile::Problem;
 use crate::schema::diff::Change;
 use crate::schema::scripts::{self, ScriptResult};
 use crate::schema::{diff, Drift, Severity, Snapshot, Strictness};

@@ -6,17 +6,17 @@ use serde::Serialize;
 use super::{load_and_connect, Output};
 use crate::cli::Format;
 use crate::config::Config;
-use crate::db::{history as db_history, Access};
+use crate::db::{history, Access};
 use crate::error::Error;
-use crate::history::{self, Report, State};
+use crate::reconcile::{self, Report, State};
 use crate::signal::Interrupt;
 
 pub async fn status(config: &Config, format: Format, interrupt: &Interrupt) -> Result<Output, Error> {
     let (set, session) = load_and_connect(config, Access::ReadOnly, interrupt).await?;
-    let recorded = db_history::read(&session, &config.history_table)
+    let recorded = history::read(&session, &config.history_table)
         .await?
         .unwrap_or_default();
-    let report = history::reconcile(&set.files, &recorded.rows);
+    let report = reconcile::reconcile(&set.files, &recorded.rows);
     let stdout = match format {
         Format::Json => json(&report),
         Format::Text => text(&report),

@@ -10,9 +10,9 @@ use tracing::info;
 use super::{load_and_connect, schema_check, Output};
 use crate::cli::Format;
 use crate::config::Config;
-use crate::db::{history as db_history, Access};
+use crate::db::{history, Access};
 use crate::error::Error;
-use crate::history::{self, Check};
+use crate::reconcile::{self, Check};
 use crate::signal::Interrupt;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,10 +32,10 @@ pub async fn verify(config: &Config, mode: Mode, format: Format, interrupt: &Int
     let mut last_progress = Instant::now();
     loop {
         // A missing history table means nothing is applied; verify never creates it.
-        let recorded = db_history::read(&session, table).await?.unwrap_or_default();
-        let report = history::reconcile(&set.files, &recorded.rows);
-        let mut problems = history::problems(&report, Check::AtHead, &table.quoted());
-        problems.extend(history::repeatable_problems(&set.repeatables, &recorded.repeatables));
+        let recorded = history::read(&session, table).await?.unwrap_or_default();
+        let report = reconcile::reconcile(&set.files, &recorded.rows);
+        let mut problems = reconcile::problems(&report, Check::AtHead, &table.quoted());
+        problems.extend(reconcile::repeatable_problems(&set.repeatables, &recorded.repeatables));
         if problems.is_empty() {
             let at = report
                 .database_version

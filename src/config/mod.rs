@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use crate::cli::Flags;
 use crate::error::Error;
-use crate::history::OutOfOrder;
+use crate::reconcile::OutOfOrder;
 use conninfo::{ConnSpec, Secret, SslMode};
 use duration::parse_duration;
 

@@ -22,7 +22,7 @@ const RECORD_REPEATABLE: &str = include_str!("sql/record_repeatable.sql");
 type Param<'a> = (&'a (dyn ToSql + Sync), Type);
 
 /// What the caller needs besides the file.
-pub struct Target<'a> {
+pub struct Recorder<'a> {
     pub table: &'a TableName,
     pub applied_by: &'a str,
     pub history: HistoryState,
@@ -97,7 +97,7 @@ async fn interruptible<T>(
 pub async fn apply(
     session: &Session,
     file: &MigrationFile,
-    target: &Target<'_>,
+    recorder: &Recorder<'_>,
     interrupt: &Interrupt,
 ) -> Result<Outcome, Error> {
     let unit = Unit {
@@ -109,19 +109,20 @@ pub async fn apply(
     let work = async {
         match file.transaction {
             TransactionMode::PerMigration => {
-                let insert = match &target.insert {
+                let insert = match &recorder.insert {
                     Some(stmt) => stmt.clone(),
-                    None => prepare_insert(session, target.table).await?,
+                    None => prepare_insert(session, recorder.table).await?,
                 };
-                let params: [&(dyn ToSql + Sync); 4] = [&file.version, &file.name, &file.checksum, &target.applied_by];
-                let rows = pipelined(session, &unit, &insert, &params, target).await?;
+                let params: [&(dyn ToSql + Sync); 4] =
+                    [&file.version, &file.name, &file.checksum, &recorder.applied_by];
+                let rows = pipelined(session, &unit, &insert, &params, recorder).await?;
                 Ok(if rows == 0 {
                     Outcome::NotRecorded
                 } else {
                     Outcome::Recorded
                 })
             }
-            TransactionMode::None => statement_by_statement(session, file, &unit, target).await,
+            TransactionMode::None => statement_by_statement(session, file, &unit, recorder).await,
         }
     };
     interruptible(session, interrupt, work).await
@@ -131,7 +132,7 @@ pub async fn apply(
 pub async fn apply_down(
     session: &Session,
     file: &MigrationFile,
-    target: &Target<'_>,
+    recorder: &Recorder<'_>,
     interrupt: &Interrupt,
 ) -> Result<(), Error> {
     let down = file
@@ -149,17 +150,17 @@ pub async fn apply_down(
             TransactionMode::PerMigration => {
                 let delete = prepare(
                     session,
-                    &sql_for(super::history::DELETE_VERSION, target.table),
+                    &sql_for(super::history::DELETE_VERSION, recorder.table),
                     &[Type::INT8],
                 )
                 .await?;
-                pipelined(session, &unit, &delete, &[&file.version], target)
+                pipelined(session, &unit, &delete, &[&file.version], recorder)
                     .await
                     .map(drop)
             }
             TransactionMode::None => {
-                run_statements(session, &unit, target).await?;
-                super::history::delete_version(session, target.table, file.version).await
+                run_statements(session, &unit, recorder).await?;
+                super::history::delete_version(session, recorder.table, file.version).await
             }
         }
     };
@@ -170,7 +171,7 @@ pub async fn apply_down(
 pub async fn apply_repeatable(
     session: &Session,
     file: &RepeatableFile,
-    target: &Target<'_>,
+    recorder: &Recorder<'_>,
     interrupt: &Interrupt,
 ) -> Result<Outcome, Error> {
     let unit = Unit {
@@ -179,11 +180,11 @@ pub async fn apply_repeatable(
         sql: &file.sql,
         transaction: TransactionMode::PerMigration,
     };
-    let params: [&(dyn ToSql + Sync); 3] = [&file.name, &file.checksum, &target.applied_by];
+    let params: [&(dyn ToSql + Sync); 3] = [&file.name, &file.checksum, &recorder.applied_by];
     let work = async {
-        let sql = sql_for(RECORD_REPEATABLE, target.table);
+        let sql = sql_for(RECORD_REPEATABLE, recorder.table);
         let record = prepare(session, &sql, &[Type::TEXT, Type::TEXT, Type::TEXT]).await?;
-        let rows = pipelined(session, &unit, &record, &params, target).await?;
+        let rows = pipelined(session, &unit, &record, &params, recorder).await?;
         Ok(if rows == 0 {
             Outcome::NotRecorded
         } else {
@@ -203,7 +204,7 @@ async fn pipelined(
     unit: &Unit<'_>,
     record: &Statement,
     params: &[&(dyn ToSql + Sync)],
-    target: &Target<'_>,
+    recorder: &Recorder<'_>,
 ) -> Result<usize, Error> {
     let c = &session.client;
     let (begin, body, row, commit) = tokio::join!(
@@ -213,19 +214,19 @@ async fn pipelined(
         c.query(record, params),
         c.batch_execute("COMMIT")
     );
-    begin.map_err(|e| failure(unit, &e, 0, target))?;
-    body.map_err(|e| failure(unit, &e, 0, target))?;
-    let rows = row.map_err(|e| failure(unit, &e, 0, target))?;
-    commit.map_err(|e| failure(unit, &e, 0, target))?;
+    begin.map_err(|e| failure(unit, &e, 0, recorder))?;
+    body.map_err(|e| failure(unit, &e, 0, recorder))?;
+    let rows = row.map_err(|e| failure(unit, &e, 0, recorder))?;
+    commit.map_err(|e| failure(unit, &e, 0, recorder))?;
     Ok(rows.len())
 }
 
 /// Each statement on its own (a multi-statement query string would be an
 /// implicit transaction, which CREATE INDEX CONCURRENTLY refuses).
-async fn run_statements(session: &Session, unit: &Unit<'_>, target: &Target<'_>) -> Result<(), Error> {
+async fn run_statements(session: &Session, unit: &Unit<'_>, recorder: &Recorder<'_>) -> Result<(), Error> {
     for stmt in split_statements(unit.sql) {
         if let Err(e) = session.client.batch_execute(stmt.sql).await {
-            return Err(failure(unit, &e, stmt.char_offset, target));
+            return Err(failure(unit, &e, stmt.char_offset, recorder));
         }
     }
     Ok(())
@@ -237,10 +238,10 @@ async fn statement_by_statement(
     session: &Session,
     file: &MigrationFile,
     unit: &Unit<'_>,
-    target: &Target<'_>,
+    recorder: &Recorder<'_>,
 ) -> Result<Outcome, Error> {
     let start = Instant::now();
-    let result = run_statements(session, unit, target).await;
+    let result = run_statements(session, unit, recorder).await;
     let ms = start.elapsed().as_millis() as i64;
     let success = result.is_ok();
     let params: [Param; 6] = [
@@ -249,14 +250,14 @@ async fn statement_by_statement(
         (&file.checksum, Type::TEXT),
         (&ms, Type::INT8),
         (&success, Type::BOOL),
-        (&target.applied_by, Type::TEXT),
+        (&recorder.applied_by, Type::TEXT),
     ];
     let recorded = session
         .client
-        .query_typed(&sql_for(INSERT_OUTCOME, target.table), &params)
+        .query_typed(&sql_for(INSERT_OUTCOME, recorder.table), &params)
         .await;
     result?;
-    recorded.map_err(|e| failure(unit, &e, 0, target))?;
+    recorded.map_err(|e| failure(unit, &e, 0, recorder))?;
     Ok(Outcome::Recorded)
 }
 
@@ -268,7 +269,7 @@ fn statement_start(sql: &str, offset: usize) -> Option<(usize, usize)> {
 
 /// Everything the server said, with the position turned into line:column of
 /// the file (`offset` is where the failing statement starts in the file).
-fn failure(unit: &Unit<'_>, e: &tokio_postgres::Error, offset: usize, target: &Target<'_>) -> Error {
+fn failure(unit: &Unit<'_>, e: &tokio_postgres::Error, offset: usize, recorder: &Recorder<'_>) -> Error {
     let non_transactional = unit.transaction == TransactionMode::None;
     let mut f = MigrationFailure {
         file: unit.file_name.to_string(),
@@ -295,7 +296,7 @@ fn failure(unit: &Unit<'_>, e: &tokio_postgres::Error, offset: usize, target: &T
         }
         None => f.message = describe(e),
     }
-    if f.sqlstate == "42P07" && target.history == HistoryState::Empty {
+    if f.sqlstate == "42P07" && recorder.history == HistoryState::Empty {
         f.advice = Some(
             "the object already exists but the history is empty: this database was set up before schemagate \
              (by hand or by another tool); adopt it with `schemagate baseline --version <the last version already \

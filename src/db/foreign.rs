@@ -4,7 +4,7 @@
 use tokio_postgres::types::Type;
 
 use super::{describe, Session};
-use crate::adopt::{ForeignRow, Tool};
+use crate::adoption::{ForeignRow, Tool};
 use crate::config::TableName;
 use crate::error::Error;
 

@@ -5,7 +5,7 @@ use tokio_postgres::types::{ToSql, Type};
 use super::{describe, Session};
 use crate::config::{quote_ident, TableName};
 use crate::error::Error;
-use crate::history::{History, HistoryRow, RepeatableRow};
+use crate::reconcile::{History, HistoryRow, RepeatableRow};
 
 const CREATE_SCHEMA: &str = include_str!("sql/create_schema.sql");
 const CREATE_TABLE: &str = include_str!("sql/create_history.sql");

@@ -10,7 +10,7 @@ use std::path::Path;
 use sha2::{Digest, Sha256};
 
 /// A migration as it is on disk. Its counterpart in the database is
-/// [`crate::history::HistoryRow`]; the two never share a type, so that code
+/// [`crate::reconcile::HistoryRow`]; the two never share a type, so that code
 /// cannot confuse "what we have" with "what was applied".
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MigrationFile {

@@ -5,8 +5,8 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use crate::history::{Report, State};
 use crate::migration::MigrationFile;
+use crate::reconcile::{Report, State};
 
 /// Tables a file creates, as `schema.table` (unquoted names folded to lower
 /// case, `public` when no schema is given). Only `CREATE TABLE` is looked at:

@@ -1,5 +1,6 @@
-//! History validation and the migration plan: pure functions from the files on
-//! disk and the rows in the history table to states, problems and a plan.
+//! The files on disk reconciled with the rows of the history table, as pure
+//! functions: each version's state, the problems that keep the database from
+//! head, and the plan for `run` and `down`.
 
 use std::collections::BTreeMap;
 use std::fmt;

@@ -4,10 +4,9 @@
 
 use std::ffi::OsString;
 
-use clap::Parser;
 use tracing::{error, info};
 
-use crate::cli::{Cli, Command};
+use crate::cli::{self, Command};
 use crate::commands;
 use crate::config::{Config, RawEnv};
 use crate::error::{exit, Error};
@@ -17,14 +16,14 @@ use crate::termination;
 /// Runs schemagate with these arguments and this environment; returns the
 /// exit code.
 pub fn run(args: Vec<OsString>, env: RawEnv) -> i32 {
-    let cli = match Cli::try_parse_from(args) {
-        Ok(cli) => cli,
+    let (command, flags) = match cli::parse(args) {
+        Ok(parsed) => parsed,
         Err(e) => {
             let _ = e.print();
             return if e.use_stderr() { exit::CONFIG } else { exit::OK };
         }
     };
-    let config = match Config::from_sources(&env, &cli.flags) {
+    let config = match Config::from_sources(&env, &flags) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("schemagate: {e}");
@@ -36,7 +35,6 @@ pub fn run(args: Vec<OsString>, env: RawEnv) -> i32 {
         Ok(rt) => rt,
         Err(e) => return report(&config, &Error::Internal(format!("starting the runtime: {e}"))),
     };
-    let command = cli.command();
     let result = runtime.block_on(async {
         let interrupt =
             Interrupt::install().map_err(|e| Error::Internal(format!("installing signal handlers: {e}")))?;

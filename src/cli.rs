@@ -1,9 +1,13 @@
 //! Command-line surface. Every `SCHEMAGATE_*` variable (and `DATABASE_URL`)
-//! has a flag twin, accepted before or after the command; the flag wins.
+//! has a flag twin, accepted before or after the command; the flag wins. The
+//! flags come from the settings table ([`crate::config::settings`]).
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Arg, ArgAction, Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
+
+use crate::config::settings::{Kind, Setting, SETTINGS};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -16,8 +20,6 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
-    #[command(flatten)]
-    pub flags: Flags,
 }
 
 #[derive(Debug, Clone, Subcommand)]
@@ -123,59 +125,67 @@ pub enum Format {
     Json,
 }
 
-/// Flag twins of the environment variables. Values stay strings here; they
-/// are validated with the variables in [`crate::config::Config::from_sources`].
-#[derive(Debug, Clone, Default, Args)]
-pub struct Flags {
-    /// DATABASE_URL (visible in `ps`; prefer DATABASE_URL_FILE for secrets).
-    #[arg(long, global = true, value_name = "URL")]
-    pub database_url: Option<String>,
-    /// SCHEMAGATE_MIGRATIONS_DIR
-    #[arg(long, global = true, value_name = "DIR")]
-    pub migrations_dir: Option<String>,
-    /// SCHEMAGATE_WAIT_TIMEOUT
-    #[arg(long, global = true, value_name = "DURATION")]
-    pub wait_timeout: Option<String>,
-    /// SCHEMAGATE_CONNECT_TIMEOUT
-    #[arg(long, global = true, value_name = "DURATION")]
-    pub connect_timeout: Option<String>,
-    /// SCHEMAGATE_LOCK_TIMEOUT
-    #[arg(long, global = true, value_name = "DURATION")]
-    pub lock_timeout: Option<String>,
-    /// SCHEMAGATE_HISTORY_TABLE
-    #[arg(long, global = true, value_name = "[SCHEMA.]TABLE")]
-    pub history_table: Option<String>,
-    /// SCHEMAGATE_CREATE_DATABASE
-    #[arg(long, global = true, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
-    pub create_database: Option<String>,
-    /// SCHEMAGATE_OUT_OF_ORDER
-    #[arg(long, global = true, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
-    pub out_of_order: Option<String>,
-    /// SCHEMAGATE_LOG_FORMAT (text or json)
-    #[arg(long, global = true, value_name = "FORMAT")]
-    pub log_format: Option<String>,
-    /// SCHEMAGATE_LOG (level filter, e.g. info, debug)
-    #[arg(long, global = true, value_name = "FILTER")]
-    pub log: Option<String>,
-    /// SCHEMAGATE_TERMINATION_LOG (empty disables)
-    #[arg(long, global = true, value_name = "PATH")]
-    pub termination_log: Option<String>,
-    /// SCHEMAGATE_SCHEMAS (comma-separated names or globs; default public)
-    #[arg(long, global = true, value_name = "LIST")]
-    pub schemas: Option<String>,
-    /// SCHEMAGATE_SCHEMA_EXCLUDE (comma-separated globs)
-    #[arg(long, global = true, value_name = "LIST")]
-    pub schema_exclude: Option<String>,
-    /// SCHEMAGATE_EXPECTED_SCHEMA (default <migrations dir>/schema.json when it exists; empty disables)
-    #[arg(long, global = true, value_name = "FILE")]
-    pub expected_schema: Option<String>,
-    /// SCHEMAGATE_STRICT_SCHEMA (objects missing from the expected schema fail too)
-    #[arg(long, global = true, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
-    pub strict_schema: Option<String>,
+/// The values of the settings' flags, by variable name. Values stay strings
+/// here; they are validated with the variables in
+/// [`crate::config::Config::from_sources`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Flags(pub BTreeMap<&'static str, String>);
+
+impl Flags {
+    pub fn get(&self, var: &str) -> Option<&str> {
+        self.0.get(var).map(String::as_str)
+    }
+}
+
+impl<const N: usize> From<[(&'static str, &str); N]> for Flags {
+    fn from(pairs: [(&'static str, &str); N]) -> Self {
+        Flags(pairs.into_iter().map(|(k, v)| (k, v.to_string())).collect())
+    }
+}
+
+/// One flag per setting that has one, accepted before or after the command.
+fn setting_arg(s: &'static Setting) -> Option<Arg> {
+    let flag = s.flag?;
+    let arg = Arg::new(s.var)
+        .long(flag)
+        .global(true)
+        .value_name(s.value_name)
+        .help(s.help())
+        .action(ArgAction::Set);
+    Some(match s.kind {
+        Kind::Bool => arg.num_args(0..=1).default_missing_value("true"),
+        _ => arg,
+    })
+}
+
+/// The whole command line: clap's derive for the commands, the settings
+/// table for the flags.
+pub fn command() -> clap::Command {
+    SETTINGS
+        .iter()
+        .filter_map(setting_arg)
+        .fold(<Cli as CommandFactory>::command(), |c, a| c.arg(a))
+}
+
+/// Parses the arguments into the command and the flags' values.
+pub fn parse<I, T>(args: I) -> Result<(Command, Flags), clap::Error>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    let matches = command().try_get_matches_from(args)?;
+    let cli = Cli::from_arg_matches(&matches)?;
+    let flags = SETTINGS
+        .iter()
+        .filter(|s| s.flag.is_some())
+        .filter_map(|s| matches.get_one::<String>(s.var).map(|v| (s.var, v.clone())))
+        .collect();
+    Ok((cli.command_or_run(), Flags(flags)))
 }
 
 impl Cli {
-    pub fn command(&self) -> Command {
+    /// The command given, or `run` when none is.
+    pub fn command_or_run(&self) -> Command {
         self.command.clone().unwrap_or(Command::Run(RunArgs::default()))
     }
 }

@@ -12,9 +12,12 @@ fn main() {
             .unwrap_or_default();
         eprintln!("schemagate: internal error (panic{at}); please report it");
     }));
-    let env: schemagate::config::RawEnv = std::env::vars_os()
-        .map(|(k, v)| (k.to_string_lossy().into_owned(), v.to_string_lossy().into_owned()))
-        .collect();
+    let env = schemagate::config::RawEnv {
+        vars: std::env::vars_os()
+            .map(|(k, v)| (k.to_string_lossy().into_owned(), v.to_string_lossy().into_owned()))
+            .collect(),
+        probes: schemagate::config::Probes::read(),
+    };
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     let code =
         panic::catch_unwind(move || schemagate::app::run(args, env)).unwrap_or(schemagate::error::exit::INTERNAL);

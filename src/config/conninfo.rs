@@ -129,7 +129,8 @@ impl ConnSpec {
                 let secs: u64 = value
                     .parse()
                     .map_err(|_| format!("connect_timeout '{value}' is not a whole number of seconds"))?;
-                self.connect_timeout = (secs > 0).then(|| Duration::from_secs(secs));
+                // 0 means no bound, as in libpq (not "use the default").
+                self.connect_timeout = Some(Duration::from_secs(secs));
             }
             "application_name" => self.application_name = Some(value.to_string()),
             "channel_binding" => {

@@ -6,6 +6,7 @@
 pub mod conninfo;
 pub mod duration;
 pub mod schema;
+pub mod settings;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -17,38 +18,53 @@ use crate::reconcile::OutOfOrder;
 use conninfo::{ConnSpec, Secret, SslMode};
 use duration::parse_duration;
 
-/// The process environment, captured once at the edge.
+/// The process environment, captured once at the edge: the variables, and
+/// what `main` found on the machine (so that [`Config::from_sources`] is a
+/// function of its inputs).
 #[derive(Debug, Clone, Default)]
-pub struct RawEnv(pub BTreeMap<String, String>);
+pub struct RawEnv {
+    pub vars: BTreeMap<String, String>,
+    pub probes: Probes,
+}
+
+/// Facts about the machine, read by `main` next to the variables.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Probes {
+    /// `/proc/sys/kernel/hostname`, for `applied_by` when `HOSTNAME` is unset.
+    pub kernel_hostname: Option<String>,
+    /// Whether `/dev/termination-log` exists and is writable (inside a pod).
+    pub termination_log_writable: bool,
+}
+
+impl Probes {
+    /// Reads the probes. Called once, by `main`.
+    pub fn read() -> Probes {
+        Probes {
+            kernel_hostname: std::fs::read_to_string("/proc/sys/kernel/hostname").ok(),
+            termination_log_writable: std::fs::OpenOptions::new()
+                .append(true)
+                .open(DEFAULT_TERMINATION_LOG)
+                .is_ok(),
+        }
+    }
+}
+
+const DEFAULT_TERMINATION_LOG: &str = "/dev/termination-log";
 
 impl RawEnv {
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.0.get(key).map(String::as_str)
+        self.vars.get(key).map(String::as_str)
     }
 }
 
 impl<K: Into<String>, V: Into<String>> FromIterator<(K, V)> for RawEnv {
     fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Self {
-        RawEnv(iter.into_iter().map(|(k, v)| (k.into(), v.into())).collect())
+        RawEnv {
+            vars: iter.into_iter().map(|(k, v)| (k.into(), v.into())).collect(),
+            probes: Probes::default(),
+        }
     }
 }
-
-const KNOWN: &[&str] = &[
-    "SCHEMAGATE_MIGRATIONS_DIR",
-    "SCHEMAGATE_WAIT_TIMEOUT",
-    "SCHEMAGATE_CONNECT_TIMEOUT",
-    "SCHEMAGATE_LOCK_TIMEOUT",
-    "SCHEMAGATE_HISTORY_TABLE",
-    "SCHEMAGATE_CREATE_DATABASE",
-    "SCHEMAGATE_OUT_OF_ORDER",
-    "SCHEMAGATE_LOG_FORMAT",
-    "SCHEMAGATE_LOG",
-    "SCHEMAGATE_TERMINATION_LOG",
-    "SCHEMAGATE_SCHEMAS",
-    "SCHEMAGATE_SCHEMA_EXCLUDE",
-    "SCHEMAGATE_EXPECTED_SCHEMA",
-    "SCHEMAGATE_STRICT_SCHEMA",
-];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogFormat {
@@ -146,46 +162,56 @@ pub struct Config {
     pub schema: schema::SchemaSettings,
 }
 
-/// One setting, looked up flag first, then variable. `source` is what an
-/// error names.
-struct Setting {
+/// One value, looked up flag first, then variable. `source` is what an
+/// error names (`--lock-timeout`, `SCHEMAGATE_LOCK_TIMEOUT`).
+struct Given {
     value: String,
     source: String,
 }
 
 struct Sources<'a> {
     env: &'a RawEnv,
+    flags: &'a Flags,
 }
 
 impl Sources<'_> {
-    fn get(&self, var: &str, flag: &Option<String>, flag_name: &str) -> Option<Setting> {
-        if let Some(v) = flag {
-            return Some(Setting {
-                value: v.clone(),
-                source: flag_name.into(),
+    /// The flag's value, else the variable's. Every variable read here is in
+    /// the settings table (a unit test reads every one).
+    fn get(&self, var: &'static str) -> Option<Given> {
+        let setting = settings::by_var(var);
+        debug_assert!(setting.is_some(), "{var} is not in the settings table");
+        if let (Some(v), Some(flag)) = (self.flags.get(var), setting.and_then(|s| s.flag_text())) {
+            return Some(Given {
+                value: v.to_string(),
+                source: flag,
             });
         }
-        self.env.get(var).map(|v| Setting {
+        self.env.get(var).map(|v| Given {
             value: v.to_string(),
             source: var.into(),
         })
     }
 
-    fn duration(
-        &self,
-        var: &str,
-        flag: &Option<String>,
-        flag_name: &str,
-        default: Duration,
-    ) -> Result<Duration, Error> {
-        match self.get(var, flag, flag_name) {
-            Some(s) => parse_duration(&s.value).map_err(|e| Error::config(s.source, e)),
-            None => Ok(default),
-        }
+    /// The given value, else the table's default.
+    fn get_or_default(&self, var: &'static str) -> Option<Given> {
+        self.get(var)
+            .or_else(|| match settings::by_var(var).map(|s| s.default) {
+                Some(settings::Default::Value(v)) => Some(Given {
+                    value: v.into(),
+                    source: var.into(),
+                }),
+                _ => None,
+            })
     }
 
-    fn boolean(&self, var: &str, flag: &Option<String>, flag_name: &str) -> Result<bool, Error> {
-        let Some(s) = self.get(var, flag, flag_name) else {
+    fn duration(&self, var: &'static str) -> Result<Option<Duration>, Error> {
+        self.get_or_default(var)
+            .map(|s| parse_duration(&s.value).map_err(|e| Error::config(s.source, e)))
+            .transpose()
+    }
+
+    fn boolean(&self, var: &'static str) -> Result<bool, Error> {
+        let Some(s) = self.get_or_default(var) else {
             return Ok(false);
         };
         match s.value.to_ascii_lowercase().as_str() {
@@ -231,56 +257,35 @@ fn read_secret_file(var: &str, path: &str) -> Result<String, Error> {
 impl Config {
     pub fn from_sources(env: &RawEnv, flags: &Flags) -> Result<Config, Error> {
         reject_unknown(env)?;
-        let src = Sources { env };
-        let (db, db_source) = connection(&src, flags)?;
-        let migrations_dir = src
-            .get("SCHEMAGATE_MIGRATIONS_DIR", &flags.migrations_dir, "--migrations-dir")
-            .map_or_else(|| PathBuf::from("./migrations"), |s| PathBuf::from(s.value));
-        let history_table = match src.get("SCHEMAGATE_HISTORY_TABLE", &flags.history_table, "--history-table") {
-            Some(s) => TableName::parse(&s.value).map_err(|e| Error::config(s.source, e))?,
-            None => TableName {
-                schema: None,
-                table: "schemagate_history".into(),
-            },
-        };
-        let explicit_connect = src.duration(
-            "SCHEMAGATE_CONNECT_TIMEOUT",
-            &flags.connect_timeout,
-            "--connect-timeout",
-            Duration::ZERO,
-        )?;
-        let schema = schema::settings(&src, flags, &migrations_dir)?;
+        let src = Sources { env, flags };
+        let (db, db_source) = connection(&src)?;
+        let migrations_dir = PathBuf::from(
+            src.get_or_default("SCHEMAGATE_MIGRATIONS_DIR")
+                .map_or_else(String::new, |s| s.value),
+        );
+        let history_table = src
+            .get_or_default("SCHEMAGATE_HISTORY_TABLE")
+            .map(|s| TableName::parse(&s.value).map_err(|e| Error::config(s.source, e)))
+            .transpose()?
+            .expect("the history table has a default");
+        let schema = schema::settings(&src, &migrations_dir)?;
         Ok(Config {
-            connect_timeout: connect_timeout(&src, flags, &db, explicit_connect),
-            wait_timeout: src.duration(
-                "SCHEMAGATE_WAIT_TIMEOUT",
-                &flags.wait_timeout,
-                "--wait-timeout",
-                Duration::from_secs(60),
-            )?,
-            lock_timeout: src.duration(
-                "SCHEMAGATE_LOCK_TIMEOUT",
-                &flags.lock_timeout,
-                "--lock-timeout",
-                Duration::from_secs(300),
-            )?,
-            create_database: if src.boolean(
-                "SCHEMAGATE_CREATE_DATABASE",
-                &flags.create_database,
-                "--create-database",
-            )? {
+            connect_timeout: connect_timeout(&src, &db)?,
+            wait_timeout: src.duration("SCHEMAGATE_WAIT_TIMEOUT")?.unwrap_or_default(),
+            lock_timeout: src.duration("SCHEMAGATE_LOCK_TIMEOUT")?.unwrap_or_default(),
+            create_database: if src.boolean("SCHEMAGATE_CREATE_DATABASE")? {
                 CreateDatabase::IfMissing
             } else {
                 CreateDatabase::No
             },
-            out_of_order: if src.boolean("SCHEMAGATE_OUT_OF_ORDER", &flags.out_of_order, "--out-of-order")? {
+            out_of_order: if src.boolean("SCHEMAGATE_OUT_OF_ORDER")? {
                 OutOfOrder::Allow
             } else {
                 OutOfOrder::Refuse
             },
-            log_format: log_format(&src, flags)?,
-            log_filter: log_filter(&src, flags)?,
-            termination_log: termination_log(&src, flags),
+            log_format: log_format(&src)?,
+            log_filter: log_filter(&src)?,
+            termination_log: termination_log(&src),
             applied_by: applied_by(env),
             db,
             db_source,
@@ -293,12 +298,17 @@ impl Config {
 
 fn reject_unknown(env: &RawEnv) -> Result<(), Error> {
     for key in env
-        .0
+        .vars
         .keys()
         .filter(|k| k.starts_with("SCHEMAGATE_") && !is_service_link(k))
     {
-        if !KNOWN.contains(&key.as_str()) {
-            let hint = KNOWN
+        if settings::by_var(key).is_none() {
+            let known: Vec<&str> = settings::SETTINGS
+                .iter()
+                .map(|s| s.var)
+                .filter(|v| v.starts_with("SCHEMAGATE_"))
+                .collect();
+            let hint = known
                 .iter()
                 .min_by_key(|k| edit_distance(k, key))
                 .filter(|k| edit_distance(k, key) <= 3)
@@ -306,7 +316,7 @@ fn reject_unknown(env: &RawEnv) -> Result<(), Error> {
                 .unwrap_or_default();
             return Err(Error::config(
                 key.as_str(),
-                format!("unknown variable{hint} (known: {})", KNOWN.join(", ")),
+                format!("unknown variable{hint} (known: {})", known.join(", ")),
             ));
         }
     }
@@ -333,8 +343,8 @@ fn edit_distance(a: &str, b: &str) -> usize {
     prev[b.len()]
 }
 
-fn connection(src: &Sources, flags: &Flags) -> Result<(ConnSpec, DbSource), Error> {
-    if let Some(url) = &flags.database_url {
+fn connection(src: &Sources) -> Result<(ConnSpec, DbSource), Error> {
+    if let Some(url) = src.flags.get("DATABASE_URL") {
         let spec = conninfo::parse(url).map_err(|e| Error::config("--database-url", e))?;
         return Ok((spec, DbSource::Flag));
     }
@@ -378,23 +388,18 @@ fn postgres_vars(src: &Sources) -> Result<ConnSpec, Error> {
 }
 
 /// An explicit SCHEMAGATE_CONNECT_TIMEOUT wins, then the URL's
-/// `connect_timeout`, then 5 s.
-fn connect_timeout(src: &Sources, flags: &Flags, db: &ConnSpec, explicit: Duration) -> Duration {
-    if src
-        .get(
-            "SCHEMAGATE_CONNECT_TIMEOUT",
-            &flags.connect_timeout,
-            "--connect-timeout",
-        )
-        .is_some()
-    {
-        return explicit;
+/// `connect_timeout`, then 5 s. Zero means no bound, as in libpq: one rule
+/// for both spellings (the wait and lock timeouts are budgets, where zero
+/// means a single attempt).
+fn connect_timeout(src: &Sources, db: &ConnSpec) -> Result<Duration, Error> {
+    if src.get("SCHEMAGATE_CONNECT_TIMEOUT").is_some() {
+        return Ok(src.duration("SCHEMAGATE_CONNECT_TIMEOUT")?.unwrap_or_default());
     }
-    db.connect_timeout.unwrap_or(Duration::from_secs(5))
+    Ok(db.connect_timeout.unwrap_or(Duration::from_secs(5)))
 }
 
-fn log_format(src: &Sources, flags: &Flags) -> Result<LogFormat, Error> {
-    match src.get("SCHEMAGATE_LOG_FORMAT", &flags.log_format, "--log-format") {
+fn log_format(src: &Sources) -> Result<LogFormat, Error> {
+    match src.get("SCHEMAGATE_LOG_FORMAT") {
         None => Ok(LogFormat::Text),
         Some(s) => match s.value.as_str() {
             "text" => Ok(LogFormat::Text),
@@ -407,14 +412,14 @@ fn log_format(src: &Sources, flags: &Flags) -> Result<LogFormat, Error> {
     }
 }
 
-fn log_filter(src: &Sources, flags: &Flags) -> Result<String, Error> {
-    let setting = src.get("SCHEMAGATE_LOG", &flags.log, "--log").or_else(|| {
-        src.env.get("RUST_LOG").map(|v| Setting {
+fn log_filter(src: &Sources) -> Result<String, Error> {
+    let given = src.get("SCHEMAGATE_LOG").or_else(|| {
+        src.env.get("RUST_LOG").map(|v| Given {
             value: v.to_string(),
             source: "RUST_LOG".into(),
         })
     });
-    match setting {
+    match given {
         None => Ok("info".into()),
         Some(s) => tracing_subscriber::EnvFilter::try_new(&s.value)
             .map(|_| s.value.clone())
@@ -424,29 +429,22 @@ fn log_filter(src: &Sources, flags: &Flags) -> Result<String, Error> {
 
 /// Kubernetes reads `/dev/termination-log` into `kubectl describe pod`. Use it
 /// by default only where it exists and is writable, i.e. inside a pod.
-fn termination_log(src: &Sources, flags: &Flags) -> Option<PathBuf> {
-    match src.get(
-        "SCHEMAGATE_TERMINATION_LOG",
-        &flags.termination_log,
-        "--termination-log",
-    ) {
+fn termination_log(src: &Sources) -> Option<PathBuf> {
+    match src.get("SCHEMAGATE_TERMINATION_LOG") {
         Some(s) if s.value.is_empty() => None,
         Some(s) => Some(PathBuf::from(s.value)),
-        None => {
-            let default = PathBuf::from("/dev/termination-log");
-            std::fs::OpenOptions::new()
-                .append(true)
-                .open(&default)
-                .ok()
-                .map(|_| default)
-        }
+        None => src
+            .env
+            .probes
+            .termination_log_writable
+            .then(|| PathBuf::from(DEFAULT_TERMINATION_LOG)),
     }
 }
 
 fn applied_by(env: &RawEnv) -> String {
     env.get("HOSTNAME")
         .map(str::to_string)
-        .or_else(|| std::fs::read_to_string("/proc/sys/kernel/hostname").ok())
+        .or_else(|| env.probes.kernel_hostname.clone())
         .map(|h| h.trim().to_string())
         .filter(|h| !h.is_empty())
         .unwrap_or_else(|| "unknown".into())
@@ -484,10 +482,7 @@ mod tests {
         let c = config(&[("DATABASE_URL", "postgres://a@h1/d1"), ("POSTGRES_HOST", "h2")]).unwrap();
         assert_eq!((c.db.host.as_str(), c.db_source), ("h1", DbSource::DatabaseUrl));
         let env: RawEnv = [("SCHEMAGATE_WAIT_TIMEOUT", "10s")].into_iter().collect();
-        let flags = Flags {
-            wait_timeout: Some("2s".into()),
-            ..Flags::default()
-        };
+        let flags = Flags::from([("SCHEMAGATE_WAIT_TIMEOUT", "2s")]);
         assert_eq!(
             Config::from_sources(&env, &flags).unwrap().wait_timeout,
             Duration::from_secs(2)
@@ -566,5 +561,26 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(c.connect_timeout, Duration::from_secs(1));
+        // libpq: connect_timeout=0 means no bound, and so does the variable.
+        let unbounded = config(&[("DATABASE_URL", "postgres://h/d?connect_timeout=0")]).unwrap();
+        assert_eq!(unbounded.connect_timeout, Duration::ZERO);
+        let unbounded = config(&[("SCHEMAGATE_CONNECT_TIMEOUT", "0")]).unwrap();
+        assert_eq!(unbounded.connect_timeout, Duration::ZERO);
+    }
+
+    #[test]
+    fn probes_stand_in_for_the_machine() {
+        let mut env: RawEnv = RawEnv::default();
+        assert_eq!(
+            Config::from_sources(&env, &Flags::default()).unwrap().termination_log,
+            None
+        );
+        env.probes = Probes {
+            kernel_hostname: Some("node-7\n".into()),
+            termination_log_writable: true,
+        };
+        let c = Config::from_sources(&env, &Flags::default()).unwrap();
+        assert_eq!(c.termination_log, Some(PathBuf::from(DEFAULT_TERMINATION_LOG)));
+        assert_eq!(c.applied_by, "node-7");
     }
 }

@@ -4,7 +4,6 @@
 use std::path::{Path, PathBuf};
 
 use super::Sources;
-use crate::cli::Flags;
 use crate::error::Error;
 use crate::schema::{SchemaFilter, Strictness};
 
@@ -35,11 +34,8 @@ pub struct SchemaSettings {
     pub strictness: Strictness,
 }
 
-pub(super) fn settings(src: &Sources, flags: &Flags, migrations_dir: &Path) -> Result<SchemaSettings, Error> {
-    let filter = match (
-        src.get("SCHEMAGATE_SCHEMAS", &flags.schemas, "--schemas"),
-        src.get("SCHEMAGATE_SCHEMA_EXCLUDE", &flags.schema_exclude, "--schema-exclude"),
-    ) {
+pub(super) fn settings(src: &Sources, migrations_dir: &Path) -> Result<SchemaSettings, Error> {
+    let filter = match (src.get("SCHEMAGATE_SCHEMAS"), src.get("SCHEMAGATE_SCHEMA_EXCLUDE")) {
         (None, None) => SchemaFilter::default(),
         (include, exclude) => {
             let source = include
@@ -52,16 +48,12 @@ pub(super) fn settings(src: &Sources, flags: &Flags, migrations_dir: &Path) -> R
             .map_err(|e| Error::config(source, e))?
         }
     };
-    let expected = match src.get(
-        "SCHEMAGATE_EXPECTED_SCHEMA",
-        &flags.expected_schema,
-        "--expected-schema",
-    ) {
+    let expected = match src.get("SCHEMAGATE_EXPECTED_SCHEMA") {
         Some(s) if s.value.is_empty() => ExpectedSchema::Off,
         Some(s) => ExpectedSchema::Required(PathBuf::from(s.value)),
         None => ExpectedSchema::IfPresent(migrations_dir.join("schema.json")),
     };
-    let strictness = if src.boolean("SCHEMAGATE_STRICT_SCHEMA", &flags.strict_schema, "--strict-schema")? {
+    let strictness = if src.boolean("SCHEMAGATE_STRICT_SCHEMA")? {
         Strictness::ExtrasFail
     } else {
         Strictness::ExtrasWarn
@@ -77,6 +69,7 @@ pub(super) fn settings(src: &Sources, flags: &Flags, migrations_dir: &Path) -> R
 mod tests {
     use super::super::{Config, RawEnv};
     use super::*;
+    use crate::cli::Flags;
 
     fn schema(vars: &[(&str, &str)]) -> Result<SchemaSettings, Error> {
         let env: RawEnv = vars.iter().map(|(k, v)| (*k, *v)).collect();
@@ -107,10 +100,7 @@ mod tests {
             schema(&[("SCHEMAGATE_EXPECTED_SCHEMA", "")]).unwrap().expected,
             ExpectedSchema::Off
         );
-        let flags = Flags {
-            schemas: Some("other".into()),
-            ..Flags::default()
-        };
+        let flags = Flags::from([("SCHEMAGATE_SCHEMAS", "other")]);
         let c = Config::from_sources(&RawEnv::default(), &flags).unwrap();
         assert!(c.schema.filter.selects("other") && !c.schema.filter.selects("public"));
     }

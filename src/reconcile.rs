@@ -2,12 +2,12 @@
 //! functions: each version's state, the problems that keep the database from
 //! head, and the plan for `run` and `down`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use serde::Serialize;
 
-use crate::migration::{MigrationFile, MigrationSet, RepeatableFile};
+use crate::migration::{DownScript, MigrationFile, MigrationSet, RepeatableFile};
 
 /// `kind` values in the history table.
 pub const KIND_SQL: &str = "sql";
@@ -95,6 +95,18 @@ pub struct Report {
     /// Highest version on disk.
     pub head_version: Option<i64>,
     pub migrations: Vec<Entry>,
+}
+
+impl Report {
+    /// What `status` counts as "not applied or with problems": anything but
+    /// an applied or baselined version (a `baseline` row is applied, not a
+    /// problem).
+    pub fn needing_attention(&self) -> usize {
+        self.migrations
+            .iter()
+            .filter(|e| !matches!(e.state, State::Applied | State::Baseline))
+            .count()
+    }
 }
 
 /// Something that keeps the database from being "at head".
@@ -228,6 +240,16 @@ pub enum Check {
     AtTarget(i64),
 }
 
+impl Check {
+    /// What must hold once `run` has gone as far as `target`.
+    pub fn after(target: Target) -> Check {
+        match target {
+            Target::Head => Check::AtHead,
+            Target::Version(v) => Check::AtTarget(v),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OutOfOrder {
     Refuse,
@@ -291,17 +313,21 @@ pub enum Target {
     Version(i64),
 }
 
-/// The versions `run` applies, ascending.
-pub fn plan(report: &Report, target: Target) -> Vec<i64> {
+/// The files `run` applies, ascending by version.
+pub fn plan<'a>(files: &'a [MigrationFile], report: &Report, target: Target) -> Vec<&'a MigrationFile> {
+    let pending: BTreeSet<i64> = report
+        .migrations
+        .iter()
+        .filter(|e| e.state == State::Pending)
+        .map(|e| e.version)
+        .collect();
     let wanted = |v: i64| match target {
         Target::Head => true,
         Target::Version(t) => v <= t,
     };
-    report
-        .migrations
+    files
         .iter()
-        .filter(|e| e.state == State::Pending && wanted(e.version))
-        .map(|e| e.version)
+        .filter(|f| pending.contains(&f.version) && wanted(f.version))
         .collect()
 }
 
@@ -309,9 +335,19 @@ pub fn plan(report: &Report, target: Target) -> Vec<i64> {
 #[derive(Debug)]
 pub struct RunPlan<'a> {
     pub report: Report,
-    pub versions: Vec<i64>,
+    pub files: Vec<&'a MigrationFile>,
     /// Only on the way to head: a `--target` run leaves repeatables alone.
     pub repeatables: Vec<&'a RepeatableFile>,
+}
+
+impl RunPlan<'_> {
+    pub fn is_empty(&self) -> bool {
+        self.files.is_empty() && self.repeatables.is_empty()
+    }
+
+    pub fn len(&self) -> usize {
+        self.files.len() + self.repeatables.len()
+    }
 }
 
 /// Validates the history against the files and plans the run. `Err` holds
@@ -328,16 +364,61 @@ pub fn run_plan<'a>(
     if !blocking.is_empty() {
         return Err(blocking);
     }
-    let versions = plan(&report, target);
+    let files = plan(&set.files, &report, target);
     let repeatables = match target {
         Target::Head => repeatable_plan(&set.repeatables, &recorded.repeatables),
         Target::Version(_) => Vec::new(),
     };
     Ok(RunPlan {
         report,
-        versions,
+        files,
         repeatables,
     })
+}
+
+/// Everything that keeps the database from being exactly at `target`:
+/// versioned problems, and on the way to head, changed repeatables too.
+/// `verify` asks this of head; `run` asks it after applying.
+pub fn problems_at(set: &MigrationSet, recorded: &History, target: Target, table: &str) -> (Report, Vec<Problem>) {
+    let report = reconcile(&set.files, &recorded.rows);
+    let mut found = problems(&report, Check::after(target), table);
+    if target == Target::Head {
+        found.extend(repeatable_problems(&set.repeatables, &recorded.repeatables));
+    }
+    (report, found)
+}
+
+/// After `run` applied `applied`, the history read back must be at `target`.
+/// A version that ran in this run yet is still pending was rolled back
+/// behind our back (a COMMIT or ROLLBACK inside the file: seed 000's loop),
+/// which is [`Problem::NotRecorded`], not merely pending. `Ok` holds the
+/// applied versions that are recorded.
+pub fn confirm(
+    set: &MigrationSet,
+    recorded: &History,
+    target: Target,
+    applied: &[i64],
+    table: &str,
+) -> Result<(Report, Vec<i64>), Vec<Problem>> {
+    let (report, found) = problems_at(set, recorded, target, table);
+    if !found.is_empty() {
+        return Err(found
+            .into_iter()
+            .map(|p| match p {
+                Problem::Pending { version, file } if applied.contains(&version) => {
+                    Problem::NotRecorded { version, file }
+                }
+                other => other,
+            })
+            .collect());
+    }
+    let recorded_versions: BTreeSet<i64> = recorded.rows.iter().map(|r| r.version).collect();
+    let done = applied
+        .iter()
+        .copied()
+        .filter(|v| recorded_versions.contains(v))
+        .collect();
+    Ok((report, done))
 }
 
 /// Repeatable migrations to (re)apply: new, or changed since last applied.
@@ -358,16 +439,40 @@ pub fn repeatable_problems(files: &[RepeatableFile], rows: &[RepeatableRow]) -> 
         .collect()
 }
 
-/// `down --to V`: the applied versions above V, newest first.
-pub fn down_plan(report: &Report, to: i64) -> Vec<i64> {
-    let mut v: Vec<i64> = report
-        .migrations
-        .iter()
-        .filter(|e| e.version > to && matches!(e.state, State::Applied | State::Baseline | State::ChecksumMismatch))
-        .map(|e| e.version)
-        .collect();
-    v.reverse();
-    v
+/// One step of `down`: an applied file and its down script.
+#[derive(Debug, Clone, Copy)]
+pub struct Reversal<'a> {
+    pub file: &'a MigrationFile,
+    pub down: &'a DownScript,
+}
+
+/// `down --to V`: the files of the applied versions above V, newest first.
+/// `Err` names every version that cannot be reverted (no file, or no down
+/// script), so that nothing is reverted unless everything can be.
+pub fn down_plan<'a>(files: &'a [MigrationFile], report: &Report, to: i64) -> Result<Vec<Reversal<'a>>, Vec<String>> {
+    let mut plan = Vec::new();
+    let mut lacking = Vec::new();
+    let applied = report.migrations.iter().filter(|e| {
+        e.version > to
+            && matches!(
+                e.state,
+                State::Applied | State::Baseline | State::ChecksumMismatch | State::Missing
+            )
+    });
+    for e in applied.rev() {
+        match files.binary_search_by_key(&e.version, |f| f.version).map(|i| &files[i]) {
+            Err(_) => lacking.push(format!("version {} (its file is missing)", e.version)),
+            Ok(file) => match &file.down {
+                Some(down) => plan.push(Reversal { file, down }),
+                None => lacking.push(format!("{} (no .down.sql file or down section)", file.file_name)),
+            },
+        }
+    }
+    if lacking.is_empty() {
+        Ok(plan)
+    } else {
+        Err(lacking)
+    }
 }
 
 #[cfg(test)]
@@ -379,6 +484,10 @@ mod tests {
         build_set(names.iter().map(|n| (n.to_string(), format!("-- {n}"))).collect())
             .unwrap()
             .files
+    }
+
+    fn versions(files: Vec<&MigrationFile>) -> Vec<i64> {
+        files.iter().map(|f| f.version).collect()
     }
 
     fn row(version: i64, sql: &str, success: bool) -> HistoryRow {
@@ -398,7 +507,7 @@ mod tests {
     fn fresh_database_plans_everything_in_order() {
         let f = files(&["2_b.sql", "1_a.sql", "10_c.sql"]);
         let report = reconcile(&f, &[]);
-        assert_eq!(plan(&report, Target::Head), vec![1, 2, 10]);
+        assert_eq!(versions(plan(&f, &report, Target::Head)), vec![1, 2, 10]);
         assert_eq!(report.database_version, None);
         assert_eq!(report.head_version, Some(10));
         assert!(problems(
@@ -471,7 +580,7 @@ mod tests {
             "h"
         )
         .is_empty());
-        assert_eq!(plan(&report, Target::Head), vec![2]);
+        assert_eq!(versions(plan(&f, &report, Target::Head)), vec![2]);
     }
 
     #[test]
@@ -479,7 +588,7 @@ mod tests {
         let f = files(&["1_a.sql"]);
         let report = reconcile(&f, &[row(1, "-- 1_a.sql", true)]);
         assert!(problems(&report, Check::AtHead, "h").is_empty());
-        assert!(plan(&report, Target::Head).is_empty());
+        assert!(versions(plan(&f, &report, Target::Head)).is_empty());
     }
 
     #[test]
@@ -489,7 +598,7 @@ mod tests {
         r.kind = KIND_BASELINE.into();
         let report = reconcile(&f, &[r]);
         assert_eq!(report.migrations[0].state, State::Baseline);
-        assert_eq!(plan(&report, Target::Head), vec![2]);
+        assert_eq!(versions(plan(&f, &report, Target::Head)), vec![2]);
         assert!(problems(&report, Check::AtTarget(1), "h").is_empty());
         assert_eq!(problems(&report, Check::AtHead, "h").len(), 1);
     }
@@ -498,17 +607,86 @@ mod tests {
     fn target_limits_the_plan_and_down_goes_newest_first() {
         let f = files(&["1_a.sql", "2_b.sql", "3_c.sql"]);
         let report = reconcile(&f, &[]);
-        assert_eq!(plan(&report, Target::Version(2)), vec![1, 2]);
-        let applied = reconcile(
-            &f,
-            &[
-                row(1, "-- 1_a.sql", true),
-                row(2, "-- 2_b.sql", true),
-                row(3, "-- 3_c.sql", true),
-            ],
+        assert_eq!(versions(plan(&f, &report, Target::Version(2))), vec![1, 2]);
+        let set = build_set(
+            ["1_a", "2_b", "3_c"]
+                .iter()
+                .flat_map(|n| {
+                    [
+                        (format!("{n}.sql"), format!("-- {n}.sql")),
+                        (format!("{n}.down.sql"), "SELECT 1;".into()),
+                    ]
+                })
+                .collect(),
+        )
+        .unwrap();
+        let rows: Vec<HistoryRow> = set.files.iter().map(|f| row(f.version, &f.sql, true)).collect();
+        let applied = reconcile(&set.files, &rows);
+        let steps = down_plan(&set.files, &applied, 1).unwrap();
+        assert_eq!(steps.iter().map(|r| r.file.version).collect::<Vec<_>>(), vec![3, 2]);
+        assert!(down_plan(&set.files, &applied, 3).unwrap().is_empty());
+        // Without down scripts (or files), nothing is planned and each is named.
+        let lacking = down_plan(&f, &reconcile(&f, &rows[..2]), 0).unwrap_err();
+        assert_eq!(lacking.len(), 2, "{lacking:?}");
+        assert!(lacking[0].contains("2_b.sql (no .down.sql"), "{lacking:?}");
+        let gone = down_plan(&set.files[..1], &applied, 0).unwrap_err();
+        assert!(gone.iter().any(|l| l == "version 3 (its file is missing)"), "{gone:?}");
+    }
+
+    /// Seed 000: a version that ran in this run but is not recorded is
+    /// NotRecorded; one that was never attempted is merely pending.
+    #[test]
+    fn confirm_names_versions_rolled_back_behind_our_back() {
+        let set = build_set(vec![
+            ("1_a.sql".into(), "-- 1_a.sql".into()),
+            ("2_b.sql".into(), "-- 2_b.sql".into()),
+        ])
+        .unwrap();
+        let only_first = History {
+            rows: vec![row(1, "-- 1_a.sql", true)],
+            repeatables: vec![],
+        };
+        let problems = confirm(&set, &only_first, Target::Head, &[1, 2], "h").unwrap_err();
+        assert!(
+            matches!(problems.as_slice(), [Problem::NotRecorded { version: 2, .. }]),
+            "{problems:?}"
         );
-        assert_eq!(down_plan(&applied, 1), vec![3, 2]);
-        assert!(down_plan(&applied, 3).is_empty());
+        let problems = confirm(&set, &only_first, Target::Head, &[1], "h").unwrap_err();
+        assert!(
+            matches!(problems.as_slice(), [Problem::Pending { version: 2, .. }]),
+            "{problems:?}"
+        );
+        let (report, done) = confirm(&set, &only_first, Target::Version(1), &[1], "h").unwrap();
+        assert_eq!((report.database_version, done), (Some(1), vec![1]));
+    }
+
+    #[test]
+    fn status_does_not_count_baseline_rows_as_problems() {
+        let f = files(&["1_a.sql", "2_b.sql", "3_c.sql"]);
+        let mut base = row(1, "-- 1_a.sql", true);
+        base.kind = KIND_BASELINE.into();
+        let report = reconcile(&f, &[base, row(2, "-- 2_b.sql", true)]);
+        assert_eq!(report.needing_attention(), 1);
+    }
+
+    #[test]
+    fn at_head_includes_changed_repeatables_but_a_target_does_not() {
+        let set = build_set(vec![
+            ("1_a.sql".into(), "-- 1_a.sql".into()),
+            ("R__v.sql".into(), "SELECT 1;".into()),
+        ])
+        .unwrap();
+        let history = History {
+            rows: vec![row(1, "-- 1_a.sql", true)],
+            repeatables: vec![],
+        };
+        let (_, at_head) = problems_at(&set, &history, Target::Head, "h");
+        assert!(
+            matches!(at_head.as_slice(), [Problem::RepeatablePending { .. }]),
+            "{at_head:?}"
+        );
+        assert!(problems_at(&set, &history, Target::Version(1), "h").1.is_empty());
+        assert_eq!(Check::after(Target::Version(1)), Check::AtTarget(1));
     }
 
     #[test]

@@ -68,6 +68,13 @@ fn seed_002_tables_exist_but_no_version() {
         status_states(&db, &dir),
         vec!["1:baseline", "2:baseline", "3:applied", "4:applied"]
     );
+    // Baselined versions are applied, not problems (status used to count them).
+    let status = db.sg(&dir).args(&["status"]).run();
+    assert!(
+        status.stderr.contains("4 migration(s), 0 not applied or with problems"),
+        "{}",
+        status.stderr
+    );
     // A second baseline is refused: the history is no longer empty.
     let again = db.sg(&dir).args(&["baseline", "--version", "4"]).run();
     again.assert_code(2);

@@ -10,7 +10,6 @@ use crate::config::Config;
 use crate::db::apply::{self, HistoryState, Recorder};
 use crate::db::{history, Access};
 use crate::error::Error;
-use crate::migration::MigrationSet;
 use crate::reconcile;
 use crate::signal::Interrupt;
 
@@ -20,8 +19,8 @@ pub async fn down(config: &Config, to: i64, interrupt: &Interrupt) -> Result<Out
     let work = async {
         let recorded = history::read(&session, table).await?.unwrap_or_default();
         let report = reconcile::reconcile(&set.files, &recorded.rows);
-        let versions = reconcile::down_plan(&report, to);
-        check_downs(&set, &versions)?;
+        let steps = reconcile::down_plan(&set.files, &report, to)
+            .map_err(|lacking| Error::Refused(format!("cannot revert, nothing was changed: {}", lacking.join(", "))))?;
         let recorder = Recorder {
             table,
             applied_by: &config.applied_by,
@@ -29,13 +28,12 @@ pub async fn down(config: &Config, to: i64, interrupt: &Interrupt) -> Result<Out
             insert: None,
         };
         let mut out = String::new();
-        for v in &versions {
-            let file = set.files.iter().find(|f| f.version == *v).expect("checked above");
-            apply::apply_down(&session, file, &recorder, interrupt).await?;
-            info!("reverted {}", file.file_name);
-            let _ = writeln!(out, "reverted {v} {}", file.name);
+        for step in &steps {
+            apply::apply_down(&session, step.file.version, step.down, &recorder, interrupt).await?;
+            info!("reverted {}", step.file.file_name);
+            let _ = writeln!(out, "reverted {} {}", step.file.version, step.file.name);
         }
-        Ok((out, versions))
+        Ok((out, steps.iter().map(|s| s.file.version).collect::<Vec<i64>>()))
     };
     let (out, versions) = under_lock(&session, config, interrupt, work).await?;
     let list: Vec<String> = versions.iter().map(i64::to_string).collect();
@@ -43,25 +41,4 @@ pub async fn down(config: &Config, to: i64, interrupt: &Interrupt) -> Result<Out
         stdout: Some(out),
         summary: format!("reverted [{}]; database at version {to} or below", list.join(", ")),
     })
-}
-
-/// Every version to revert must have its file and a down script; otherwise
-/// nothing is reverted.
-fn check_downs(set: &MigrationSet, versions: &[i64]) -> Result<(), Error> {
-    let lacking: Vec<String> = versions
-        .iter()
-        .filter_map(|v| match set.files.iter().find(|f| f.version == *v) {
-            None => Some(format!("version {v} (its file is missing)")),
-            Some(f) if f.down.is_none() => Some(format!("{} (no .down.sql file or down section)", f.file_name)),
-            Some(_) => None,
-        })
-        .collect();
-    if lacking.is_empty() {
-        Ok(())
-    } else {
-        Err(Error::Refused(format!(
-            "cannot revert, nothing was changed: {}",
-            lacking.join(", ")
-        )))
-    }
 }

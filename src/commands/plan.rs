@@ -40,17 +40,13 @@ pub async fn plan(config: &Config, target: Option<i64>, sql: ShowSql, interrupt:
     let target = target.map_or(Target::Head, Target::Version);
     let plan = reconcile::run_plan(&set, &recorded, target, config.out_of_order, &table.quoted())
         .map_err(Error::Verification)?;
-    let (report, versions, repeatables) = (plan.report, plan.versions, plan.repeatables);
     let mut out = String::new();
-    let at = report
+    let at = plan
+        .report
         .database_version
         .map_or_else(|| "none".to_string(), |v| v.to_string());
-    let _ = writeln!(
-        out,
-        "database version: {at}; {} migration(s) to apply",
-        versions.len() + repeatables.len()
-    );
-    for file in set.files.iter().filter(|f| versions.contains(&f.version)) {
+    let _ = writeln!(out, "database version: {at}; {} migration(s) to apply", plan.len());
+    for file in &plan.files {
         let _ = writeln!(
             out,
             "{}  {}  sha256:{}  {}",
@@ -63,7 +59,7 @@ pub async fn plan(config: &Config, target: Option<i64>, sql: ShowSql, interrupt:
             let _ = writeln!(out, "{}", file.sql.trim_end());
         }
     }
-    for file in &repeatables {
+    for file in &plan.repeatables {
         let _ = writeln!(
             out,
             "R  {}  sha256:{}  {}",
@@ -75,10 +71,7 @@ pub async fn plan(config: &Config, target: Option<i64>, sql: ShowSql, interrupt:
             let _ = writeln!(out, "{}", file.sql.trim_end());
         }
     }
-    let summary = format!(
-        "plan: {} migration(s) to apply; nothing was written",
-        versions.len() + repeatables.len()
-    );
+    let summary = format!("plan: {} migration(s) to apply; nothing was written", plan.len());
     Ok(Output {
         stdout: Some(out),
         summary,

@@ -11,7 +11,7 @@ use crate::db::apply::{self, HistoryState, Outcome, Recorder};
 use crate::db::{foreign, history, Access, Session};
 use crate::error::Error;
 use crate::migration::MigrationSet;
-use crate::reconcile::{self, Check, History, Problem, Target};
+use crate::reconcile::{self, Target};
 use crate::signal::Interrupt;
 
 /// What a run did.
@@ -66,16 +66,12 @@ async fn migrate(
     if recorded.is_empty() && !set.files.is_empty() {
         refuse_unadopted(session, set, config).await?;
     }
-    let reconcile::RunPlan {
-        report,
-        versions: plan,
-        repeatables,
-    } = reconcile::run_plan(set, &recorded, target, config.out_of_order, &table.quoted())
+    let plan = reconcile::run_plan(set, &recorded, target, config.out_of_order, &table.quoted())
         .map_err(Error::Verification)?;
-    if plan.is_empty() && repeatables.is_empty() {
+    if plan.is_empty() {
         return Ok(Done {
             applied: Vec::new(),
-            version: report.database_version,
+            version: plan.report.database_version,
         });
     }
     let recorder = Recorder {
@@ -86,33 +82,30 @@ async fn migrate(
         } else {
             HistoryState::NonEmpty
         },
-        insert: if plan.is_empty() {
+        insert: if plan.files.is_empty() {
             None
         } else {
             Some(apply::prepare_insert(session, table).await?)
         },
     };
-    for version in &plan {
+    for file in &plan.files {
         interrupted(interrupt)?;
-        let file = set
-            .files
-            .iter()
-            .find(|f| f.version == *version)
-            .expect("the plan only names files on disk");
         let t = Instant::now();
         match apply::apply(session, file, &recorder, interrupt).await? {
             Outcome::Recorded => info!("applied {} in {} ms", file.file_name, t.elapsed().as_millis()),
             Outcome::NotRecorded => warn!("{} ran, but its history row was rolled back with it", file.file_name),
         }
     }
-    for file in &repeatables {
+    for file in &plan.repeatables {
         interrupted(interrupt)?;
         if apply::apply_repeatable(session, file, &recorder, interrupt).await? == Outcome::Recorded {
             info!("applied repeatable {}", file.file_name);
         }
     }
-    let mut done = confirm(session, set, config, target, &plan).await?;
-    done.applied.extend(repeatables.iter().map(|r| r.file_name.clone()));
+    let applied: Vec<i64> = plan.files.iter().map(|f| f.version).collect();
+    let mut done = confirm(session, set, config, target, &applied).await?;
+    done.applied
+        .extend(plan.repeatables.iter().map(|r| r.file_name.clone()));
     Ok(done)
 }
 
@@ -139,8 +132,8 @@ async fn refuse_unadopted(session: &Session, set: &MigrationSet, config: &Config
 }
 
 /// Step 7: read the history back. A migration whose transaction was rolled
-/// back behind our back shows up here as pending, and fails the run (exit 6)
-/// instead of exiting 0 and looping on every restart (seed 000).
+/// back behind our back shows up here (exit 6) instead of exiting 0 and
+/// looping on every restart (seed 000); the rule is [`reconcile::confirm`].
 async fn confirm(
     session: &Session,
     set: &MigrationSet,
@@ -149,32 +142,11 @@ async fn confirm(
     applied: &[i64],
 ) -> Result<Done, Error> {
     let table = &config.history_table;
-    let recorded: History = history::read(session, table).await?.unwrap_or_default();
-    let report = reconcile::reconcile(&set.files, &recorded.rows);
-    let check = match target {
-        Target::Head => Check::AtHead,
-        Target::Version(v) => Check::AtTarget(v),
-    };
-    let mut problems: Vec<Problem> = reconcile::problems(&report, check, &table.quoted())
-        .into_iter()
-        .map(|p| match p {
-            Problem::Pending { version, file } if applied.contains(&version) => Problem::NotRecorded { version, file },
-            other => other,
-        })
-        .collect();
-    if target == Target::Head {
-        problems.extend(reconcile::repeatable_problems(&set.repeatables, &recorded.repeatables));
-    }
-    if !problems.is_empty() {
-        return Err(Error::Verification(problems));
-    }
-    let done = applied
-        .iter()
-        .filter(|v| recorded.rows.iter().any(|r| r.version == **v))
-        .map(i64::to_string)
-        .collect();
+    let recorded = history::read(session, table).await?.unwrap_or_default();
+    let (report, done) =
+        reconcile::confirm(set, &recorded, target, applied, &table.quoted()).map_err(Error::Verification)?;
     Ok(Done {
-        applied: done,
+        applied: done.iter().map(i64::to_string).collect(),
         version: report.database_version,
     })
 }

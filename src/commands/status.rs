@@ -21,7 +21,7 @@ pub async fn status(config: &Config, format: Format, interrupt: &Interrupt) -> R
         Format::Json => json(&report),
         Format::Text => text(&report),
     };
-    let problems = report.migrations.iter().filter(|e| e.state != State::Applied).count();
+    let problems = report.needing_attention();
     Ok(Output {
         stdout: Some(stdout),
         summary: format!(

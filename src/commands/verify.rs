@@ -12,7 +12,7 @@ use crate::cli::Format;
 use crate::config::Config;
 use crate::db::{history, Access};
 use crate::error::Error;
-use crate::reconcile::{self, Check};
+use crate::reconcile::{self, Target};
 use crate::signal::Interrupt;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,9 +33,7 @@ pub async fn verify(config: &Config, mode: Mode, format: Format, interrupt: &Int
     loop {
         // A missing history table means nothing is applied; verify never creates it.
         let recorded = history::read(&session, table).await?.unwrap_or_default();
-        let report = reconcile::reconcile(&set.files, &recorded.rows);
-        let mut problems = reconcile::problems(&report, Check::AtHead, &table.quoted());
-        problems.extend(reconcile::repeatable_problems(&set.repeatables, &recorded.repeatables));
+        let (report, problems) = reconcile::problems_at(&set, &recorded, Target::Head, &table.quoted());
         if problems.is_empty() {
             let at = report
                 .database_version

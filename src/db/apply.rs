@@ -10,7 +10,7 @@ use tokio_postgres::Statement;
 use super::{describe, history::sql_for, Session};
 use crate::config::TableName;
 use crate::error::{Error, MigrationFailure};
-use crate::migration::{MigrationFile, RepeatableFile, TransactionMode};
+use crate::migration::{DownScript, MigrationFile, RepeatableFile, TransactionMode};
 use crate::signal::Interrupt;
 use crate::sqltext::{line_col, split_statements};
 
@@ -131,17 +131,14 @@ pub async fn apply(
 /// `down`: the down script and the deletion of the history row, together.
 pub async fn apply_down(
     session: &Session,
-    file: &MigrationFile,
+    version: i64,
+    down: &DownScript,
     recorder: &Recorder<'_>,
     interrupt: &Interrupt,
 ) -> Result<(), Error> {
-    let down = file
-        .down
-        .as_ref()
-        .expect("down is only planned for files with a down script");
     let unit = Unit {
         file_name: &down.file_name,
-        version: file.version,
+        version,
         sql: &down.sql,
         transaction: down.transaction,
     };
@@ -154,13 +151,13 @@ pub async fn apply_down(
                     &[Type::INT8],
                 )
                 .await?;
-                pipelined(session, &unit, &delete, &[&file.version], recorder)
+                pipelined(session, &unit, &delete, &[&version], recorder)
                     .await
                     .map(drop)
             }
             TransactionMode::None => {
                 run_statements(session, &unit, recorder).await?;
-                super::history::delete_version(session, recorder.table, file.version).await
+                super::history::delete_version(session, recorder.table, version).await
             }
         }
     };

@@ -3,6 +3,7 @@
 //! (as in ripgrep's `main.rs`).
 
 use std::ffi::OsString;
+use std::io::Write;
 
 use tracing::{error, info};
 
@@ -26,7 +27,7 @@ pub fn run(args: Vec<OsString>, env: RawEnv) -> i32 {
     let config = match Config::from_sources(&env, &flags) {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("schemagate: {e}");
+            let _ = writeln!(std::io::stderr(), "schemagate: {e}");
             return e.exit_code();
         }
     };
@@ -48,7 +49,7 @@ pub fn run(args: Vec<OsString>, env: RawEnv) -> i32 {
     match result {
         Ok(output) => {
             if let Some(text) = &output.stdout {
-                print!("{text}");
+                write_stdout(text);
             }
             info!("{}", output.summary);
             write_termination_log(&config, exit::OK, &output.summary);
@@ -60,12 +61,25 @@ pub fn run(args: Vec<OsString>, env: RawEnv) -> i32 {
 
 fn report(config: &Config, e: &Error) -> i32 {
     if let Some(text) = e.stdout() {
-        print!("{text}");
+        write_stdout(text);
     }
     let code = e.exit_code();
     error!("{e}");
     write_termination_log(config, code, &e.to_string());
     code
+}
+
+/// Command output. A reader that stops early (`status | head`) closes the
+/// pipe: that is a normal end, not an error, and `print!` would panic on it.
+fn write_stdout(text: &str) {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+            tracing::debug!("stdout was closed by its reader; the rest of the output was dropped")
+        }
+        Err(e) => tracing::warn!("cannot write to stdout: {e}"),
+    }
 }
 
 fn write_termination_log(config: &Config, code: i32, text: &str) {

@@ -58,12 +58,12 @@ impl fmt::Display for LockHolder {
     }
 }
 
-/// A failed migration, with everything the server told us about it.
+/// What the server said about a failed statement, with its position turned
+/// into a line and column of the file it came from. One type for migrations
+/// and verify scripts alike.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct MigrationFailure {
-    pub file: String,
-    pub version: i64,
-    /// `line:column` inside the file, when the server gave a position.
+pub struct ServerError {
+    /// `line:column` inside the file, when it is known.
     pub location: Option<(usize, usize)>,
     pub sqlstate: String,
     pub message: String,
@@ -72,6 +72,38 @@ pub struct MigrationFailure {
     /// For errors raised inside PL/pgSQL: the query that failed there.
     pub internal_query: Option<String>,
     pub context: Option<String>,
+}
+
+impl fmt::Display for ServerError {
+    /// `line L, column C: message (SQLSTATE X)`, then one indented line each
+    /// for the detail, hint, internal query and context.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some((line, col)) = self.location {
+            write!(f, "line {line}, column {col}: ")?;
+        }
+        write!(f, "{} (SQLSTATE {})", self.message, self.sqlstate)?;
+        let extras = [
+            ("detail", &self.detail),
+            ("hint", &self.hint),
+            ("internal query", &self.internal_query),
+            ("context", &self.context),
+        ];
+        for (label, value) in extras {
+            if let Some(v) = value {
+                write!(f, "\n  {label}: {}", v.replace('\n', "\n    "))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A failed migration: the file, what the server said, and what it means
+/// for the database.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct MigrationFailure {
+    pub file: String,
+    pub version: i64,
+    pub error: ServerError,
     /// Whether the migration ran outside a transaction, so that part of it may
     /// have been applied and a `success=false` row was written.
     pub non_transactional: bool,
@@ -269,22 +301,12 @@ fn fmt_not_adopted(
 
 fn fmt_failure(f: &mut fmt::Formatter<'_>, m: &MigrationFailure) -> fmt::Result {
     write!(f, "migration {} failed", m.file)?;
-    if let Some((line, col)) = m.location {
-        write!(f, " at line {line}, column {col}")?;
+    if m.error.location.is_some() {
+        write!(f, " at ")?;
+    } else {
+        write!(f, ": ")?;
     }
-    write!(f, ": {} (SQLSTATE {})", m.message, m.sqlstate)?;
-    if let Some(d) = &m.detail {
-        write!(f, "\n  detail: {d}")?;
-    }
-    if let Some(h) = &m.hint {
-        write!(f, "\n  hint: {h}")?;
-    }
-    if let Some(q) = &m.internal_query {
-        write!(f, "\n  internal query: {q}")?;
-    }
-    if let Some(c) = &m.context {
-        write!(f, "\n  context: {}", c.replace('\n', "\n    "))?;
-    }
+    write!(f, "{}", m.error)?;
     if m.non_transactional {
         write!(
             f,
@@ -343,13 +365,21 @@ mod tests {
         let m = MigrationFailure {
             file: "0002_x.sql".into(),
             version: 2,
-            location: Some((3, 5)),
-            sqlstate: "42601".into(),
-            message: "syntax error at or near \"SELEC\"".into(),
+            error: ServerError {
+                location: Some((3, 5)),
+                sqlstate: "42601".into(),
+                message: "syntax error at or near \"SELEC\"".into(),
+                hint: Some("one\ntwo".into()),
+                ..Default::default()
+            },
             ..Default::default()
         };
         let text = Error::MigrationFailed(Box::new(m)).to_string();
-        assert!(text.contains("0002_x.sql failed at line 3, column 5"), "{text}");
+        assert!(
+            text.contains("0002_x.sql failed at line 3, column 5: syntax error"),
+            "{text}"
+        );
+        assert!(text.contains("\n  hint: one\n    two"), "{text}");
         assert!(text.contains("SQLSTATE 42601"), "{text}");
         assert!(text.contains("rolled back"), "{text}");
     }

@@ -7,7 +7,8 @@
 //!   [`schema`] (snapshot model, diff, verify-script verdicts), [`sqltext`]
 //!   (statement splitting, positions) and [`config`] (raw inputs to a
 //!   validated [`config::Config`]);
-//! - I/O: [`db`] (every round trip to PostgreSQL, SQL in `db/sql/*.sql`);
+//! - I/O: [`db`] (every round trip to PostgreSQL, SQL in `db/sql/*.sql`)
+//!   and [`files`] (the migration directory, schema files, verify scripts);
 //! - one module per command in `commands`, each a thin sequence of the above;
 //! - [`app`] parses, configures, runs a command and returns the exit code to
 //!   `main`, the only place that exits.
@@ -19,6 +20,7 @@ mod commands;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod files;
 mod log;
 pub mod migration;
 pub mod reconcile;

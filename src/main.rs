@@ -1,5 +1,6 @@
 //! The binary: snapshot the environment, run, exit. Nothing else exits.
 
+use std::io::Write;
 use std::panic;
 
 fn main() {
@@ -10,7 +11,10 @@ fn main() {
             .location()
             .map(|l| format!(" at {}:{}", l.file(), l.line()))
             .unwrap_or_default();
-        eprintln!("schemagate: internal error (panic{at}); please report it");
+        let _ = writeln!(
+            std::io::stderr(),
+            "schemagate: internal error (panic{at}); please report it"
+        );
     }));
     let env = schemagate::config::RawEnv {
         vars: std::env::vars_os()

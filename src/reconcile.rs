@@ -475,6 +475,32 @@ pub fn down_plan<'a>(files: &'a [MigrationFile], report: &Report, to: i64) -> Re
     }
 }
 
+/// Versions for a summary line: consecutive runs as ranges (`1-1000`), and
+/// at most a few runs at each end. After 10,000 migrations the full list
+/// was a 59 KB log line.
+pub fn abbreviate(versions: &[i64]) -> String {
+    const SHOWN: usize = 6;
+    let mut runs: Vec<(i64, i64)> = Vec::new();
+    for &v in versions {
+        match runs.last_mut() {
+            Some((_, end)) if end.checked_add(1) == Some(v) => *end = v,
+            _ => runs.push((v, v)),
+        }
+    }
+    let text = |&(a, b): &(i64, i64)| if a == b { a.to_string() } else { format!("{a}-{b}") };
+    if runs.len() <= SHOWN {
+        return runs.iter().map(text).collect::<Vec<_>>().join(", ");
+    }
+    let head: Vec<String> = runs[..SHOWN / 2].iter().map(text).collect();
+    let tail: Vec<String> = runs[runs.len() - SHOWN / 2..].iter().map(text).collect();
+    format!(
+        "{}, ... ({} more), {}",
+        head.join(", "),
+        runs.len() - SHOWN,
+        tail.join(", ")
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -658,6 +684,17 @@ mod tests {
         );
         let (report, done) = confirm(&set, &only_first, Target::Version(1), &[1], "h").unwrap();
         assert_eq!((report.database_version, done), (Some(1), vec![1]));
+    }
+
+    #[test]
+    fn summaries_abbreviate_runs_of_versions() {
+        assert_eq!(abbreviate(&[]), "");
+        assert_eq!(abbreviate(&[4]), "4");
+        assert_eq!(abbreviate(&[1, 2, 3, 4, 7, 9, 10]), "1-4, 7, 9-10");
+        let many: Vec<i64> = (1..=10_000).collect();
+        assert_eq!(abbreviate(&many), "1-10000");
+        let odd: Vec<i64> = (1..=40).map(|v| v * 2).collect();
+        assert_eq!(abbreviate(&odd), "2, 4, 6, ... (34 more), 76, 78, 80");
     }
 
     #[test]

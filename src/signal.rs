@@ -43,6 +43,14 @@ impl Interrupt {
         *self.0.borrow()
     }
 
+    /// Sleeps for `delay`, or returns the signal that cut it short.
+    pub async fn sleep(&self, delay: std::time::Duration) -> Result<(), Signal> {
+        tokio::select! {
+            _ = tokio::time::sleep(delay) => Ok(()),
+            sig = self.recv() => Err(sig),
+        }
+    }
+
     /// Resolves when a signal has arrived (at once if one already has).
     pub async fn recv(&self) -> Signal {
         let mut rx = self.0.clone();

@@ -23,6 +23,14 @@ pub fn line_col(text: &str, position: usize) -> Option<(usize, usize)> {
     (text.chars().count() + 1 == position).then_some((line, col))
 }
 
+/// Line and column of the first non-blank character at or after the
+/// character `offset`: where a statement that failed without a position
+/// starts.
+pub fn statement_start(text: &str, offset: usize) -> (usize, usize) {
+    let blanks = text.chars().skip(offset).take_while(|c| c.is_whitespace()).count();
+    line_col(text, offset + blanks + 1).unwrap_or((1, 1))
+}
+
 /// One statement of a file, with where it starts (in characters) so that an
 /// error position inside it maps back to the file.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -72,7 +72,7 @@ fn import_from_flyway_and_sqlx_and_dbmate() {
     );
     let r = failed.sg(dir.path()).args(&["import", "--from", "sqlx"]).run();
     r.assert_code(2);
-    assert!(r.stderr.contains("records version 1 as failed"), "{}", r.stderr);
+    r.stderr_has("records version 1 as failed");
 
     let dbmate = adopted("CREATE TABLE schema_migrations (version varchar(128) PRIMARY KEY); INSERT INTO schema_migrations VALUES ('1'), ('2')");
     dbmate
@@ -119,12 +119,12 @@ fn import_from_alembic_with_a_mapping_and_refuse_multiple_heads() {
     let heads = adopted("CREATE TABLE alembic_version (version_num varchar(32) PRIMARY KEY); INSERT INTO alembic_version VALUES ('abc'), ('def')");
     let r = heads.sg(dir.path()).args(&["import", "--from", "alembic"]).run();
     r.assert_code(2);
-    assert!(r.stderr.contains("multiple heads (abc, def)"), "{}", r.stderr);
+    r.stderr_has("multiple heads (abc, def)");
 
     let none = shared().fresh_db();
     let r = none.sg(dir.path()).args(&["import", "--from", "alembic"]).run();
     r.assert_code(2);
-    assert!(r.stderr.contains("there is no alembic_version table"), "{}", r.stderr);
+    r.stderr_has("there is no alembic_version table");
 }
 
 #[test]
@@ -140,11 +140,7 @@ fn down_refuses_without_a_down_script_and_changes_nothing() {
     db.sg(dir.path()).args(&["run"]).run().assert_code(0);
     let r = db.sg(dir.path()).args(&["down", "--to", "0"]).run();
     r.assert_code(2);
-    assert!(
-        r.stderr.contains("0002_b.sql (no .down.sql file or down section)"),
-        "{}",
-        r.stderr
-    );
+    r.stderr_has("0002_b.sql (no .down.sql file or down section)");
     assert!(
         db.table_exists("c"),
         "nothing is reverted when any down script is missing"
@@ -165,7 +161,7 @@ fn a_failing_down_script_rolls_back_with_its_row() {
     db.sg(dir.path()).args(&["run"]).run().assert_code(0);
     let r = db.sg(dir.path()).args(&["down", "--to", "0"]).run();
     r.assert_code(5);
-    assert!(r.stderr.contains("0001_a.down.sql failed at line 2"), "{}", r.stderr);
+    r.stderr_has("0001_a.down.sql failed at line 2");
     assert!(db.table_exists("a"));
     assert_eq!(db.history(), vec!["1|a|true"]);
 }
@@ -208,13 +204,9 @@ fn repeatable_migrations_run_after_versioned_ones_and_again_when_changed() {
     ]);
     let r = db.sg(dir.path()).args(&["run"]).run();
     r.assert_code(0);
-    assert!(
-        r.stderr.contains("applied 2 migration(s) [1, R__views.sql]"),
-        "{}",
-        r.stderr
-    );
+    r.stderr_has("applied 2 migration(s) [1, R__views.sql]");
     let nothing = db.sg(dir.path()).args(&["run"]).run();
-    assert!(nothing.stderr.contains("nothing to apply"), "{}", nothing.stderr);
+    nothing.stderr_has("nothing to apply");
     std::fs::write(
         dir.path().join("R__views.sql"),
         "CREATE OR REPLACE VIEW v AS SELECT a, a + 1 AS b FROM t;",
@@ -262,11 +254,7 @@ fn ambiguous_layouts_are_exit_2_and_say_why() {
         "{}",
         r.stderr
     );
-    assert!(
-        r.stderr.contains("version 2 has more than one down migration"),
-        "{}",
-        r.stderr
-    );
+    r.stderr_has("version 2 has more than one down migration");
 }
 
 #[test]

@@ -59,8 +59,8 @@ fn lock_timeout_is_exit_4_and_names_the_holder() {
     let r = db.sg(dir.path()).args(&["run", "--lock-timeout", "1s"]).run();
     r.assert_code(4);
     assert!(start.elapsed() < Duration::from_secs(10));
-    assert!(r.stderr.contains("migration lock not acquired within"), "{}", r.stderr);
-    assert!(r.stderr.contains("application_name 'schemagate'"), "{}", r.stderr);
+    r.stderr_has("migration lock not acquired within");
+    r.stderr_has("application_name 'schemagate'");
     kill(&holder, libc::SIGTERM);
     wait_output(holder).assert_code(143);
 }
@@ -76,7 +76,7 @@ fn sigterm_during_a_migration_cancels_it_rolls_back_and_exits_143() {
     let r = wait_output(child);
     r.assert_code(143);
     assert!(start.elapsed() < Duration::from_secs(5), "took {:?}", start.elapsed());
-    assert!(r.stderr.contains("interrupted by SIGTERM"), "{}", r.stderr);
+    r.stderr_has("interrupted by SIGTERM");
     assert!(
         !db.table_exists("slow_marker"),
         "the cancelled migration must roll back"
@@ -149,12 +149,8 @@ fn a_waiting_runner_takes_over_when_the_holder_finishes() {
     assert!(eventually(Duration::from_secs(10), || lock_holders(&db) == "1\n"));
     let second = db.sg(dir.path()).args(&["run"]).run();
     second.assert_code(0);
-    assert!(
-        second.stderr.contains("waiting for the migration lock held by pid"),
-        "{}",
-        second.stderr
-    );
-    assert!(second.stderr.contains("nothing to apply"), "{}", second.stderr);
+    second.stderr_has("waiting for the migration lock held by pid");
+    second.stderr_has("nothing to apply");
     wait_output(first).assert_code(0);
     assert_eq!(db.history().len(), 1);
 }

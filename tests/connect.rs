@@ -15,7 +15,7 @@ fn wait_exits_zero_once_the_database_answers() {
         .args(&["wait"])
         .run();
     r.assert_code(0);
-    assert!(r.stderr.contains("is ready"), "{}", r.stderr);
+    r.stderr_has("is ready");
 }
 
 #[test]
@@ -32,12 +32,8 @@ fn run_waits_for_a_database_that_starts_3s_later() {
     cluster.start_server();
     let r = common::wait_output(child);
     r.assert_code(0);
-    assert!(
-        r.stderr.contains("waiting for database postgres@127.0.0.1"),
-        "{}",
-        r.stderr
-    );
-    assert!(r.stderr.contains("Connection refused"), "{}", r.stderr);
+    r.stderr_has("waiting for database postgres@127.0.0.1");
+    r.stderr_has("Connection refused");
     assert_eq!(
         cluster.psql("postgres", "SELECT count(*) FROM schemagate_history"),
         "1\n"
@@ -60,8 +56,8 @@ fn a_listener_that_never_answers_times_out_with_exit_3() {
         .run();
     r.assert_code(3);
     assert!(start.elapsed() < Duration::from_secs(10), "took {:?}", start.elapsed());
-    assert!(r.stderr.contains("unreachable after waiting"), "{}", r.stderr);
-    assert!(r.stderr.contains("no answer within"), "{}", r.stderr);
+    r.stderr_has("unreachable after waiting");
+    r.stderr_has("no answer within");
     drop(listener);
 }
 
@@ -113,8 +109,8 @@ fn a_wrong_password_fails_fast_and_is_never_printed() {
         start.elapsed() < Duration::from_secs(10),
         "auth failures must not be retried"
     );
-    assert!(r.stderr.contains("password authentication failed"), "{}", r.stderr);
-    assert!(!r.all_output().contains(secret), "password leaked:\n{}", r.all_output());
+    r.stderr_has("password authentication failed");
+    r.never_says(secret);
     let written = std::fs::read_to_string(term_log.path()).unwrap();
     assert!(
         written.starts_with("exit 3: cannot connect to postgres@127.0.0.1"),
@@ -140,7 +136,7 @@ fn secrets_from_files_and_postgres_variables() {
         .args(&["run"])
         .run();
     r.assert_code(0);
-    assert!(r.stderr.contains("(from POSTGRES_* variables)"), "{}", r.stderr);
+    r.stderr_has("(from POSTGRES_* variables)");
     assert_eq!(db.history(), vec!["1|a|true"]);
 
     let url_file = tempfile::NamedTempFile::new().unwrap();
@@ -152,8 +148,8 @@ fn secrets_from_files_and_postgres_variables() {
         .args(&["verify"])
         .run();
     r.assert_code(0);
-    assert!(r.stderr.contains("(from DATABASE_URL_FILE)"), "{}", r.stderr);
-    assert!(!r.all_output().contains(PASSWORD));
+    r.stderr_has("(from DATABASE_URL_FILE)");
+    r.never_says(PASSWORD);
 
     // libpq key=value strings work too.
     let kv = format!(
@@ -203,21 +199,21 @@ fn configuration_errors_are_exit_2_and_name_the_variable() {
             "{var}={value}: expected '{expected}' in {}",
             r.stderr
         );
-        assert!(!r.stderr.contains("hunter2"), "{}", r.stderr);
+        r.never_says("hunter2");
     }
     let flag = Sg::new()
         .env("SCHEMAGATE_WAIT_TIMEOUT", "1s")
         .args(&["wait", "--wait-timeout", "later"])
         .run();
     flag.assert_code(2);
-    assert!(flag.stderr.contains("--wait-timeout"), "{}", flag.stderr);
+    flag.stderr_has("--wait-timeout");
     let both = Sg::new()
         .env("POSTGRES_PASSWORD", "a")
         .env("POSTGRES_PASSWORD_FILE", "/x")
         .args(&["run"])
         .run();
     both.assert_code(2);
-    assert!(both.stderr.contains("not both"), "{}", both.stderr);
+    both.stderr_has("not both");
 }
 
 #[test]
@@ -246,11 +242,7 @@ fn a_missing_database_is_exit_3_at_once() {
         .args(&["run"])
         .run();
     r.assert_code(3);
-    assert!(
-        r.stderr.contains("database \"no_such_db\" does not exist"),
-        "{}",
-        r.stderr
-    );
+    r.stderr_has("database \"no_such_db\" does not exist");
     assert!(start.elapsed() < Duration::from_secs(5));
 }
 
@@ -270,7 +262,7 @@ fn json_logs_and_the_termination_log() {
         let v: serde_json::Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
         assert!(v["level"].is_string() && v["fields"]["message"].is_string(), "{line}");
     }
-    assert!(r.stderr.contains("applied 1 migration(s)"));
+    r.stderr_has("applied 1 migration(s)");
     let written = std::fs::read_to_string(term.path()).unwrap();
     assert!(written.starts_with("exit 0: applied 1 migration(s) [1]"), "{written}");
     assert_eq!(written.lines().count(), 1);
@@ -328,7 +320,7 @@ fn rust_log_is_honoured_when_schemagate_log_is_unset() {
         .env("SCHEMAGATE_LOG", "info")
         .args(&["run"])
         .run();
-    assert!(loud.stderr.contains("nothing to apply"), "{}", loud.stderr);
+    loud.stderr_has("nothing to apply");
 }
 
 #[test]
@@ -338,11 +330,7 @@ fn an_incompatible_history_table_is_an_internal_error_naming_it() {
     let dir = migrations(&[("0001_a.sql", "CREATE TABLE a ();")]);
     let r = db.sg(dir.path()).args(&["run"]).run();
     r.assert_code(1);
-    assert!(
-        r.stderr.contains("reading the history table \"schemagate_history\""),
-        "{}",
-        r.stderr
-    );
-    assert!(r.stderr.contains("column \"version\" does not exist"), "{}", r.stderr);
+    r.stderr_has("reading the history table \"schemagate_history\"");
+    r.stderr_has("column \"version\" does not exist");
     assert!(!db.table_exists("a"));
 }

@@ -10,8 +10,8 @@ fn run_applies_the_example_set_and_a_rerun_is_a_no_op() {
     let db = shared().fresh_db();
     let r = db.sg(&example_migrations()).args(&["run"]).run();
     r.assert_code(0);
-    assert!(r.stderr.contains("applied 4 migration(s) [1, 2, 3, 4]"), "{}", r.stderr);
-    assert!(r.stderr.contains("database at version 4"), "{}", r.stderr);
+    r.stderr_has("applied 4 migration(s) [1-4]");
+    r.stderr_has("database at version 4");
     assert!(r.stdout.is_empty(), "stdout is for command output only: {}", r.stdout);
     for t in ["users", "orders", "orders_user_id_idx", "order_totals"] {
         assert!(db.table_exists(t), "{t} missing");
@@ -38,11 +38,7 @@ fn run_applies_the_example_set_and_a_rerun_is_a_no_op() {
     // No command means run; a second run changes nothing.
     let again = db.sg(&example_migrations()).run();
     again.assert_code(0);
-    assert!(
-        again.stderr.contains("nothing to apply; database at version 4"),
-        "{}",
-        again.stderr
-    );
+    again.stderr_has("nothing to apply; database at version 4");
     assert_eq!(db.history().len(), 4);
 }
 
@@ -58,11 +54,7 @@ fn status_lists_states_in_text_and_json() {
 
     let text = db.sg(dir.path()).args(&["status"]).run();
     text.assert_code(0);
-    assert!(
-        text.stdout.contains("database version: 2, head version: 3"),
-        "{}",
-        text.stdout
-    );
+    text.stdout_has("database version: 2, head version: 3");
     assert!(
         text.stdout.lines().any(|l| l.starts_with('3') && l.contains("pending")),
         "{}",
@@ -92,7 +84,7 @@ fn status_exits_zero_with_problems_and_never_creates_the_table() {
     let dir = migrations(&[("0001_a.sql", "CREATE TABLE a (id int);")]);
     let r = db.sg(dir.path()).args(&["status", "--format", "json"]).run();
     r.assert_code(0);
-    assert!(r.stdout.contains("\"pending\""), "{}", r.stdout);
+    r.stdout_has("\"pending\"");
     assert!(!db.table_exists("schemagate_history"));
 }
 
@@ -105,16 +97,8 @@ fn verify_is_read_only_and_names_each_problem() {
     ]);
     let pending = db.sg(dir.path()).args(&["verify"]).run();
     pending.assert_code(6);
-    assert!(
-        pending.stderr.contains("version 1 (0001_a.sql) is pending"),
-        "{}",
-        pending.stderr
-    );
-    assert!(
-        pending.stderr.contains("version 2 (0002_b.sql) is pending"),
-        "{}",
-        pending.stderr
-    );
+    pending.stderr_has("version 1 (0001_a.sql) is pending");
+    pending.stderr_has("version 2 (0002_b.sql) is pending");
     assert!(
         !db.table_exists("schemagate_history"),
         "verify must not create the history table"
@@ -167,7 +151,7 @@ fn verify_wait_polls_until_another_runner_reaches_head() {
     db.sg(dir.path()).args(&["run"]).run().assert_code(0);
     let r = common::wait_output(waiter);
     r.assert_code(0);
-    assert!(r.stderr.contains("database is at head: version 1"), "{}", r.stderr);
+    r.stderr_has("database is at head: version 1");
 
     let never = db.sg(dir.path()).env("SCHEMAGATE_MIGRATIONS_DIR", "/nonexistent-dir");
     never.args(&["verify"]).run().assert_code(2);
@@ -177,11 +161,7 @@ fn verify_wait_polls_until_another_runner_reaches_head() {
         .args(&["verify", "--wait", "--wait-timeout", "1s"])
         .run();
     timed_out.assert_code(6);
-    assert!(
-        timed_out.stderr.contains("version 2 (0002_b.sql) is pending"),
-        "{}",
-        timed_out.stderr
-    );
+    timed_out.stderr_has("version 2 (0002_b.sql) is pending");
 }
 
 #[test]
@@ -203,9 +183,9 @@ fn a_syntax_error_on_line_3_rolls_back_the_whole_file() {
         "{}",
         r.stderr
     );
-    assert!(r.stderr.contains("syntax error at or near \"SELEC\""), "{}", r.stderr);
-    assert!(r.stderr.contains("SQLSTATE 42601"), "{}", r.stderr);
-    assert!(r.stderr.contains("rolled back"), "{}", r.stderr);
+    r.stderr_has("syntax error at or near \"SELEC\"");
+    r.stderr_has("SQLSTATE 42601");
+    r.stderr_has("rolled back");
     assert!(db.table_exists("ok"));
     assert!(
         !db.table_exists("first_statement"),
@@ -222,21 +202,9 @@ fn plpgsql_errors_report_the_internal_query_and_context() {
     let dir = migrations(&[("0001_do.sql", body)]);
     let r = db.sg(dir.path()).args(&["run"]).run();
     r.assert_code(5);
-    assert!(
-        r.stderr.contains("relation \"no_such_table\" does not exist"),
-        "{}",
-        r.stderr
-    );
-    assert!(
-        r.stderr.contains("internal query: SELECT * FROM no_such_table"),
-        "{}",
-        r.stderr
-    );
-    assert!(
-        r.stderr.contains("context: PL/pgSQL function inline_code_block line 3"),
-        "{}",
-        r.stderr
-    );
+    r.stderr_has("relation \"no_such_table\" does not exist");
+    r.stderr_has("internal query: SELECT * FROM no_such_table");
+    r.stderr_has("context: PL/pgSQL function inline_code_block line 3");
 }
 
 #[test]
@@ -251,8 +219,8 @@ fn no_transaction_files_run_statement_by_statement_and_failures_block() {
     ]);
     let r = db.sg(dir.path()).args(&["run"]).run();
     r.assert_code(5);
-    assert!(r.stderr.contains("0002_idx.sql failed at line 3"), "{}", r.stderr);
-    assert!(r.stderr.contains("without a transaction"), "{}", r.stderr);
+    r.stderr_has("0002_idx.sql failed at line 3");
+    r.stderr_has("without a transaction");
     assert!(db.table_exists("t_a"), "the first statement stays applied");
     assert_eq!(db.history(), vec!["1|t|true", "2|idx|false"]);
 
@@ -284,11 +252,7 @@ fn create_index_concurrently_without_the_directive_fails_cleanly() {
     )]);
     let r = db.sg(dir.path()).args(&["run"]).run();
     r.assert_code(5);
-    assert!(
-        r.stderr.contains("cannot run inside a transaction block"),
-        "{}",
-        r.stderr
-    );
+    r.stderr_has("cannot run inside a transaction block");
     assert!(!db.table_exists("t"));
 }
 
@@ -328,7 +292,7 @@ fn existing_tables_without_history_suggest_a_baseline() {
         "{}",
         r.stderr
     );
-    assert!(r.stderr.contains("schemagate baseline --version 2"), "{}", r.stderr);
+    r.stderr_has("schemagate baseline --version 2");
     assert_eq!(db.history().len(), 0);
 }
 
@@ -342,8 +306,8 @@ fn relation_exists_on_an_empty_history_hints_at_a_baseline() {
     let dir = migrations(&[("0001_t.sql", "CREATE TABLE app.t (id int);")]);
     let r = db.sg(dir.path()).args(&["run"]).run();
     r.assert_code(5);
-    assert!(r.stderr.contains("SQLSTATE 42P07"), "{}", r.stderr);
-    assert!(r.stderr.contains("schemagate baseline --version"), "{}", r.stderr);
+    r.stderr_has("SQLSTATE 42P07");
+    r.stderr_has("schemagate baseline --version");
 }
 
 #[test]
@@ -464,11 +428,7 @@ fn create_database_when_asked() {
     };
     let missing = sg().args(&["run"]).run();
     missing.assert_code(3);
-    assert!(
-        missing.stderr.contains("SCHEMAGATE_CREATE_DATABASE=true"),
-        "{}",
-        missing.stderr
-    );
+    missing.stderr_has("SCHEMAGATE_CREATE_DATABASE=true");
     sg().env("SCHEMAGATE_CREATE_DATABASE", "true")
         .args(&["run"])
         .run()
@@ -513,6 +473,26 @@ fn an_empty_migration_directory_is_fine() {
     let dir = migrations(&[]);
     let r = db.sg(dir.path()).args(&["run"]).run();
     r.assert_code(0);
-    assert!(r.stderr.contains("nothing to apply"), "{}", r.stderr);
+    r.stderr_has("nothing to apply");
     db.sg(dir.path()).args(&["verify"]).run().assert_code(0);
+}
+
+/// `schemagate status | head`: the reader closes the pipe early. That is a
+/// normal end (exit 0), not a panic reported as an internal error (exit 1).
+#[test]
+fn status_into_a_closed_pipe_is_a_normal_end() {
+    use std::io::Read;
+    let db = shared().fresh_db();
+    let dir = tempfile::tempdir().unwrap();
+    // Pending versions are listed too: 3000 lines, far more than a pipe holds.
+    for v in 1..=3000 {
+        std::fs::write(dir.path().join(format!("{v:05}_m.sql")), "SELECT 1;").unwrap();
+    }
+    let mut child = db.sg(dir.path()).args(&["status"]).spawn();
+    let mut head = [0u8; 64];
+    child.stdout.take().unwrap().read_exact(&mut head).unwrap();
+    let r = common::wait_output(child);
+    r.assert_code(0);
+    assert!(!r.stderr.contains("internal error"), "{}", r.stderr);
+    assert!(String::from_utf8_lossy(&head).starts_with("database version: none"));
 }

@@ -129,12 +129,8 @@ fn snapshot_after_run_then_verify_passes() {
     );
     let again = db.sg(dir.path()).args(&["run"]).run();
     again.assert_code(0);
-    assert!(
-        again.stderr.contains("nothing to apply; database at version 5"),
-        "{}",
-        again.stderr
-    );
-    assert!(again.stderr.contains("schema matches"), "{}", again.stderr);
+    again.stderr_has("nothing to apply; database at version 5");
+    again.stderr_has("schema matches");
 }
 
 /// A database migrated with the project and snapshotted, then changed
@@ -166,11 +162,7 @@ impl Drifted {
 fn assert_single_drift(change: &str, expected_line: &str) {
     let run = Drifted::new(change).run(&["verify"]);
     run.assert_code(6);
-    assert!(
-        run.stderr.contains("schema verification failed (1 difference(s))"),
-        "{}",
-        run.stderr
-    );
+    run.stderr_has("schema verification failed (1 difference(s))");
     assert_eq!(report_lines(&run), vec![expected_line.to_string()], "{}", run.stderr);
 }
 
@@ -329,7 +321,7 @@ fn an_extra_index_is_a_warning_by_default_and_a_failure_in_strict_mode() {
         .find(|l| l.contains(HOTFIX_LINE))
         .unwrap_or_else(|| panic!("{}", lenient.stderr));
     assert!(warning.contains("WARN"), "{warning}");
-    assert!(lenient.stderr.contains("(1 warning(s))"), "{}", lenient.stderr);
+    lenient.stderr_has("(1 warning(s))");
     // run, too, lets the deploy through.
     drifted.run(&["run"]).assert_code(0);
 
@@ -363,11 +355,7 @@ fn snapshot_check_fails_on_any_difference_and_passes_on_none() {
     let same = drifted.run(&["snapshot", "--check"]);
     same.assert_code(0);
     assert!(same.stdout.is_empty(), "--check writes nothing: {}", same.stdout);
-    assert!(
-        same.stderr.contains("schema.json matches the database"),
-        "{}",
-        same.stderr
-    );
+    same.stderr_has("schema.json matches the database");
 
     drifted
         .db
@@ -375,11 +363,7 @@ fn snapshot_check_fails_on_any_difference_and_passes_on_none() {
     let extra = drifted.run(&["snapshot", "--check"]);
     extra.assert_code(6);
     assert_eq!(report_lines(&extra), vec![HOTFIX_LINE.to_string()], "{}", extra.stderr);
-    assert!(
-        extra.stderr.contains("schemagate snapshot --output"),
-        "{}",
-        extra.stderr
-    );
+    extra.stderr_has("schemagate snapshot --output");
 
     // --output names the file to compare with.
     let other = drifted.dir.path().join("other.json");
@@ -392,7 +376,7 @@ fn snapshot_check_fails_on_any_difference_and_passes_on_none() {
     let missing = drifted.dir.path().join("nope.json");
     let r = drifted.run(&["snapshot", "--check", "--output", missing.to_str().unwrap()]);
     r.assert_code(2);
-    assert!(r.stderr.contains("nope.json"), "{}", r.stderr);
+    r.stderr_has("nope.json");
 }
 
 #[test]
@@ -452,11 +436,7 @@ fn a_missing_or_unreadable_expected_schema_is_a_config_error_before_any_write() 
     std::fs::write(schema_json(dir.path()), "{\"format_version\": 99}").unwrap();
     let newer = db.sg(dir.path()).args(&["verify"]).run();
     newer.assert_code(2);
-    assert!(
-        newer.stderr.contains("written by a newer schemagate"),
-        "{}",
-        newer.stderr
-    );
+    newer.stderr_has("written by a newer schemagate");
     std::fs::write(schema_json(dir.path()), "not json").unwrap();
     db.sg(dir.path()).args(&["run"]).run().assert_code(2);
     assert!(!db.table_exists("schemagate_history"));
@@ -484,16 +464,8 @@ fn two_clusters_migrated_independently_give_byte_identical_snapshots() {
     second.sg(dir.path()).args(&["run"]).run().assert_code(0);
     let b = second.sg(dir.path()).args(&["snapshot"]).run();
     b.assert_code(0);
-    assert!(
-        a.stdout.contains("'2024-01-31 12:00:00+00'::timestamp with time zone"),
-        "{}",
-        a.stdout
-    );
-    assert!(
-        a.stdout.contains("FOR VALUES FROM ('2024-01-01') TO ('2025-01-01')"),
-        "{}",
-        a.stdout
-    );
+    a.stdout_has("'2024-01-31 12:00:00+00'::timestamp with time zone");
+    a.stdout_has("FOR VALUES FROM ('2024-01-01') TO ('2025-01-01')");
     assert_eq!(a.stdout, b.stdout, "snapshots differ between clusters");
 }
 
@@ -597,7 +569,7 @@ fn verify_scripts_pass_and_fail_as_specified() {
     ]);
     let ok = drifted.run(&["verify"]);
     ok.assert_code(0);
-    assert!(ok.stderr.contains("3 verify script(s) passed"), "{}", ok.stderr);
+    ok.stderr_has("3 verify script(s) passed");
 
     drifted.db.psql("INSERT INTO users (email) VALUES ('no-at-sign')");
     let bad = drifted.run(&["verify"]);

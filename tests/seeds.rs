@@ -54,7 +54,7 @@ fn seed_002_tables_exist_but_no_version() {
     }
     let r = db.sg(&dir).args(&["run"]).run();
     r.assert_code(5);
-    assert!(r.stderr.contains("schemagate baseline --version 2"), "{}", r.stderr);
+    r.stderr_has("schemagate baseline --version 2");
     let b = db.sg(&dir).args(&["baseline", "--version", "2"]).run();
     b.assert_code(0);
     assert_eq!(b.stdout, "baseline 1 create_users\nbaseline 2 create_orders\n");
@@ -70,15 +70,11 @@ fn seed_002_tables_exist_but_no_version() {
     );
     // Baselined versions are applied, not problems (status used to count them).
     let status = db.sg(&dir).args(&["status"]).run();
-    assert!(
-        status.stderr.contains("4 migration(s), 0 not applied or with problems"),
-        "{}",
-        status.stderr
-    );
+    status.stderr_has("4 migration(s), 0 not applied or with problems");
     // A second baseline is refused: the history is no longer empty.
     let again = db.sg(&dir).args(&["baseline", "--version", "4"]).run();
     again.assert_code(2);
-    assert!(again.stderr.contains("already has 4 row(s)"), "{}", again.stderr);
+    again.stderr_has("already has 4 row(s)");
 }
 
 /// Seed 002, case 2: the recorded version points at a file that is gone.
@@ -93,14 +89,10 @@ fn seed_002_version_references_a_missing_file() {
     std::fs::remove_file(dir.path().join("0002_gone.sql")).unwrap();
     let v = db.sg(dir.path()).args(&["verify"]).run();
     v.assert_code(6);
-    assert!(
-        v.stderr.contains("version 2 (gone) is applied but its file is missing"),
-        "{}",
-        v.stderr
-    );
+    v.stderr_has("version 2 (gone) is applied but its file is missing");
     let note = db.sg(dir.path()).args(&["repair"]).run();
     note.assert_code(0);
-    assert!(note.stdout.contains("--forget-missing"), "{}", note.stdout);
+    note.stdout_has("--forget-missing");
     let dry = db
         .sg(dir.path())
         .args(&["repair", "--forget-missing", "--dry-run"])
@@ -167,15 +159,11 @@ fn seed_002_check_only_mode_writes_nothing() {
         "{}",
         plan.stdout
     );
-    assert!(
-        plan.stdout.contains("3  0003_index_orders_by_user.sql  sha256:"),
-        "{}",
-        plan.stdout
-    );
-    assert!(plan.stdout.contains("no-transaction"), "{}", plan.stdout);
+    plan.stdout_has("3  0003_index_orders_by_user.sql  sha256:");
+    plan.stdout_has("no-transaction");
     let dry = db.sg(&dir).args(&["run", "--dry-run", "--sql"]).run();
     dry.assert_code(0);
-    assert!(dry.stdout.contains("CREATE TABLE users ("), "{}", dry.stdout);
+    dry.stdout_has("CREATE TABLE users (");
     assert!(!db.table_exists("schemagate_history"));
     assert!(!db.table_exists("users"));
 }
@@ -277,7 +265,7 @@ fn seed_003_fail_fast_idempotent_down_one_step_and_up_again() {
     // Idempotent: a restart of the migration container changes nothing.
     let again = db.sg(dir.path()).args(&["run"]).run();
     again.assert_code(0);
-    assert!(again.stderr.contains("nothing to apply"), "{}", again.stderr);
+    again.stderr_has("nothing to apply");
     // Down one step, verify reports it, up again.
     db.sg(dir.path()).args(&["down", "--to", "1"]).run().assert_code(0);
     assert_eq!(

@@ -56,7 +56,7 @@ fn tls_modes_against_a_tls_only_server() {
         "{}",
         wrong.stderr
     );
-    assert!(!wrong.all_output().contains(PASSWORD));
+    wrong.never_says(PASSWORD);
 }
 
 #[test]
@@ -96,7 +96,7 @@ fn plaintext_is_refused_by_a_tls_only_server_and_sslmode_require_needs_tls() {
     let plain = Cluster::start();
     let r = run(&plain, "127.0.0.1", "sslmode=require");
     r.assert_code(3);
-    assert!(r.stderr.contains("does not support TLS"), "{}", r.stderr);
+    r.stderr_has("does not support TLS");
 }
 
 #[test]

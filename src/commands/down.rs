@@ -36,9 +36,11 @@ pub async fn down(config: &Config, to: i64, interrupt: &Interrupt) -> Result<Out
         Ok((out, steps.iter().map(|s| s.file.version).collect::<Vec<i64>>()))
     };
     let (out, versions) = under_lock(&session, config, interrupt, work).await?;
-    let list: Vec<String> = versions.iter().map(i64::to_string).collect();
     Ok(Output {
         stdout: Some(out),
-        summary: format!("reverted [{}]; database at version {to} or below", list.join(", ")),
+        summary: format!(
+            "reverted [{}]; database at version {to} or below",
+            reconcile::abbreviate(&versions)
+        ),
     })
 }

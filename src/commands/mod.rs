@@ -21,7 +21,8 @@ use crate::cli::Command;
 use crate::config::Config;
 use crate::db::{self, lock, Access, Session};
 use crate::error::Error;
-use crate::migration::{self, MigrationSet};
+use crate::files;
+use crate::migration::MigrationSet;
 use crate::signal::Interrupt;
 
 /// What a command produced: text for stdout (if any) and the one-line
@@ -83,14 +84,7 @@ pub async fn execute(command: Command, config: &Config, interrupt: &Interrupt) -
 async fn wait(config: &Config, interrupt: &Interrupt) -> Result<Output, Error> {
     let start = Instant::now();
     let session = db::wait_for_db(config, Access::ReadOnly, interrupt).await?;
-    session
-        .client
-        .query_typed_one("SELECT 1", &[])
-        .await
-        .map_err(|e| Error::Database {
-            context: format!("SELECT 1 on {}", session.target),
-            message: db::describe(&e),
-        })?;
+    db::wait::select_one(&session).await?;
     Ok(Output {
         stdout: None,
         summary: format!(
@@ -110,7 +104,7 @@ async fn load_and_connect(
     interrupt: &Interrupt,
 ) -> Result<(MigrationSet, Session), Error> {
     let dir = config.migrations_dir.clone();
-    let mut loading = tokio::task::spawn_blocking(move || migration::load_dir(&dir));
+    let mut loading = tokio::task::spawn_blocking(move || files::load_migrations(&dir));
     let connecting = db::wait_for_db(config, access, interrupt);
     tokio::pin!(connecting);
     let join_error = |e: tokio::task::JoinError| Error::Internal(format!("reading migrations: {e}"));

@@ -5,7 +5,7 @@ use std::io::Write;
 use super::Output;
 use crate::config::Config;
 use crate::error::Error;
-use crate::migration;
+use crate::files;
 
 /// `add Users!` -> `add_users`.
 pub fn slug(name: &str) -> String {
@@ -48,7 +48,7 @@ pub fn new_migration(config: &Config, name: &str) -> Result<Output, Error> {
     }
     let dir = &config.migrations_dir;
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, &e))?;
-    let set = migration::load_dir(dir)?;
+    let set = files::load_migrations(dir)?;
     let existing: Vec<(i64, String)> = set.files.iter().map(|f| (f.version, f.file_name.clone())).collect();
     let path = dir.join(next_file_name(&existing, &slug));
     let mut file = std::fs::OpenOptions::new()

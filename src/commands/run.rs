@@ -16,8 +16,21 @@ use crate::signal::Interrupt;
 
 /// What a run did.
 struct Done {
-    applied: Vec<String>,
+    applied: Vec<i64>,
+    repeatables: Vec<String>,
     version: Option<i64>,
+}
+
+impl Done {
+    /// `1-4, R__views.sql`: versions abbreviated, repeatables by name.
+    fn list(&self) -> String {
+        let mut parts = Vec::new();
+        if !self.applied.is_empty() {
+            parts.push(reconcile::abbreviate(&self.applied));
+        }
+        parts.extend(self.repeatables.iter().cloned());
+        parts.join(", ")
+    }
 }
 
 pub async fn run(config: &Config, target: Option<i64>, interrupt: &Interrupt) -> Result<Output, Error> {
@@ -36,13 +49,13 @@ pub async fn run(config: &Config, target: Option<i64>, interrupt: &Interrupt) ->
     let at = done
         .version
         .map_or_else(|| "no version (no migrations)".to_string(), |v| format!("version {v}"));
-    let summary = if done.applied.is_empty() {
+    let summary = if done.applied.is_empty() && done.repeatables.is_empty() {
         format!("nothing to apply; database at {at} ({ms} ms)")
     } else {
         format!(
             "applied {} migration(s) [{}] in {ms} ms; database at {at}",
-            done.applied.len(),
-            done.applied.join(", ")
+            done.applied.len() + done.repeatables.len(),
+            done.list()
         )
     };
     // The expected schema describes head; a run that stops at --target is not there.
@@ -71,6 +84,7 @@ async fn migrate(
     if plan.is_empty() {
         return Ok(Done {
             applied: Vec::new(),
+            repeatables: Vec::new(),
             version: plan.report.database_version,
         });
     }
@@ -104,8 +118,7 @@ async fn migrate(
     }
     let applied: Vec<i64> = plan.files.iter().map(|f| f.version).collect();
     let mut done = confirm(session, set, config, target, &applied).await?;
-    done.applied
-        .extend(plan.repeatables.iter().map(|r| r.file_name.clone()));
+    done.repeatables = plan.repeatables.iter().map(|r| r.file_name.clone()).collect();
     Ok(done)
 }
 
@@ -146,7 +159,8 @@ async fn confirm(
     let (report, done) =
         reconcile::confirm(set, &recorded, target, applied, &table.quoted()).map_err(Error::Verification)?;
     Ok(Done {
-        applied: done.iter().map(i64::to_string).collect(),
+        applied: done,
+        repeatables: Vec::new(),
         version: report.database_version,
     })
 }

@@ -7,12 +7,12 @@ use std::path::{Path, PathBuf};
 
 use tracing::info;
 
-use super::schema_check::load_expected;
 use super::Output;
 use crate::config::schema::ExpectedSchema;
 use crate::config::Config;
 use crate::db::{self, schema as db_schema, Access};
 use crate::error::Error;
+use crate::files;
 use crate::schema::{diff, Snapshot};
 use crate::signal::Interrupt;
 
@@ -31,18 +31,13 @@ pub async fn snapshot(config: &Config, mode: Mode, interrupt: &Interrupt) -> Res
         Mode::Write(_) => None,
     };
     let session = db::wait_for_db(config, Access::ReadOnly, interrupt).await?;
-    let live = tokio::select! {
-        r = db_schema::snapshot(&session, &config.schema.filter, &config.history_table) => r?,
-        sig = interrupt.recv() => {
-            session.cancel().await;
-            return Err(Error::Interrupted(sig));
-        }
-    };
+    let reading = db_schema::snapshot(&session, &config.schema.filter, &config.history_table);
+    let live = db::interruptible(&session, interrupt, reading).await?;
     let described = describe(&live);
     match (mode, committed) {
         (Mode::Check(_), Some((path, expected))) => check(config, &path, expected, &live),
         (Mode::Write(Some(path)), _) => {
-            write_atomically(&path, &live.to_json())?;
+            files::write_atomically(&path, &live.to_json())?;
             Ok(Output {
                 stdout: None,
                 summary: format!("wrote {}: {described}", path.display()),
@@ -65,7 +60,7 @@ fn committed_file(config: &Config, file: Option<&Path>) -> Result<(PathBuf, Snap
                 "snapshot --check needs a file to compare with: pass --output FILE or set SCHEMAGATE_EXPECTED_SCHEMA",
             )),
         };
-    let loaded = load_expected(&ExpectedSchema::Required(path))?;
+    let loaded = files::load_expected(&ExpectedSchema::Required(path))?;
     Ok(loaded.expect("a required file is loaded or an error"))
 }
 
@@ -91,15 +86,4 @@ fn describe(s: &Snapshot) -> String {
     let tables: usize = s.schemas.values().map(|x| x.tables.len()).sum();
     let names: Vec<&str> = s.schemas.keys().map(String::as_str).collect();
     format!("{} schema(s) [{}], {tables} table(s)", names.len(), names.join(", "))
-}
-
-/// Writes beside the target and renames, so a reader never sees half a file.
-fn write_atomically(path: &Path, text: &str) -> Result<(), Error> {
-    let name = path.file_name().unwrap_or_default().to_string_lossy();
-    let tmp = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
-    std::fs::write(&tmp, text).map_err(|e| Error::io(&tmp, &e))?;
-    std::fs::rename(&tmp, path).map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        Error::io(path, &e)
-    })
 }

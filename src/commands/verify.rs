@@ -55,9 +55,6 @@ pub async fn verify(config: &Config, mode: Mode, format: Format, interrupt: &Int
             last_progress = Instant::now();
         }
         let delay = POLL_EVERY.min(config.wait_timeout - elapsed);
-        tokio::select! {
-            _ = tokio::time::sleep(delay) => {}
-            sig = interrupt.recv() => return Err(Error::Interrupted(sig)),
-        }
+        interrupt.sleep(delay).await.map_err(Error::Interrupted)?;
     }
 }

@@ -1,25 +1,22 @@
 //! Applying one migration file (up, down or repeatable).
 
-use std::future::Future;
 use std::time::Instant;
 
-use tokio_postgres::error::ErrorPosition;
+use tokio_postgres::error::SqlState;
 use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::Statement;
 
-use super::{describe, history::sql_for, Session};
+use super::{db_error, history::sql_for, interruptible, server_error, Param, Session, Unplaced};
 use crate::config::TableName;
 use crate::error::{Error, MigrationFailure};
 use crate::migration::{DownScript, MigrationFile, RepeatableFile, TransactionMode};
 use crate::signal::Interrupt;
-use crate::sqltext::{line_col, split_statements};
+use crate::sqltext::split_statements;
 
 const BEGIN: &str = include_str!("sql/begin_migration.sql");
 const INSERT_APPLIED: &str = include_str!("sql/insert_applied.sql");
 const INSERT_OUTCOME: &str = include_str!("sql/insert_outcome.sql");
 const RECORD_REPEATABLE: &str = include_str!("sql/record_repeatable.sql");
-
-type Param<'a> = (&'a (dyn ToSql + Sync), Type);
 
 /// What the caller needs besides the file.
 pub struct Recorder<'a> {
@@ -46,10 +43,7 @@ async fn prepare(session: &Session, sql: &str, types: &[Type]) -> Result<Stateme
         .client
         .prepare_typed(sql, types)
         .await
-        .map_err(|e| Error::Database {
-            context: "preparing a history statement".into(),
-            message: describe(&e),
-        })
+        .map_err(db_error("preparing a history statement"))
 }
 
 /// Whether the history was empty before this run: a 42P07 on the first file
@@ -74,24 +68,6 @@ struct Unit<'a> {
     version: i64,
     sql: &'a str,
     transaction: TransactionMode,
-}
-
-/// Runs `work`; on SIGTERM/SIGINT the running statement is cancelled on the
-/// server, the transaction rolls back, and only then do we return.
-async fn interruptible<T>(
-    session: &Session,
-    interrupt: &Interrupt,
-    work: impl Future<Output = Result<T, Error>>,
-) -> Result<T, Error> {
-    tokio::pin!(work);
-    tokio::select! {
-        r = &mut work => r,
-        sig = interrupt.recv() => {
-            session.cancel().await;
-            let _ = work.await;
-            Err(Error::Interrupted(sig))
-        }
-    }
 }
 
 pub async fn apply(
@@ -258,48 +234,30 @@ async fn statement_by_statement(
     Ok(Outcome::Recorded)
 }
 
-/// Line and column of the first non-blank character at or after `offset`.
-fn statement_start(sql: &str, offset: usize) -> Option<(usize, usize)> {
-    let blanks = sql.chars().skip(offset).take_while(|c| c.is_whitespace()).count();
-    line_col(sql, offset + blanks + 1)
-}
-
 /// Everything the server said, with the position turned into line:column of
 /// the file (`offset` is where the failing statement starts in the file).
 fn failure(unit: &Unit<'_>, e: &tokio_postgres::Error, offset: usize, recorder: &Recorder<'_>) -> Error {
     let non_transactional = unit.transaction == TransactionMode::None;
-    let mut f = MigrationFailure {
-        file: unit.file_name.to_string(),
-        version: unit.version,
-        non_transactional,
-        ..Default::default()
+    // Statement-level errors (a missing column in CREATE INDEX, say) carry no
+    // position; in a statement-by-statement file, point at the statement.
+    let unplaced = if non_transactional {
+        Unplaced::StatementStart
+    } else {
+        Unplaced::Nowhere
     };
-    match e.as_db_error() {
-        Some(db) => {
-            f.sqlstate = db.code().code().to_string();
-            f.message = db.message().to_string();
-            f.detail = db.detail().map(str::to_string);
-            f.hint = db.hint().map(str::to_string);
-            f.context = db.where_().map(str::to_string);
-            match db.position() {
-                Some(ErrorPosition::Original(p)) => f.location = line_col(unit.sql, offset + *p as usize),
-                Some(ErrorPosition::Internal { query, .. }) => f.internal_query = Some(query.clone()),
-                // Statement-level errors (a missing column in CREATE INDEX, say)
-                // carry no position; in a statement-by-statement file, point
-                // at the statement that failed.
-                None if non_transactional => f.location = statement_start(unit.sql, offset),
-                None => {}
-            }
-        }
-        None => f.message = describe(e),
-    }
-    if f.sqlstate == "42P07" && recorder.history == HistoryState::Empty {
-        f.advice = Some(
+    let error = server_error(e, unit.sql, offset, unplaced);
+    let advice =
+        (error.sqlstate == SqlState::DUPLICATE_TABLE.code() && recorder.history == HistoryState::Empty).then(|| {
             "the object already exists but the history is empty: this database was set up before schemagate \
              (by hand or by another tool); adopt it with `schemagate baseline --version <the last version already \
              present>` instead of running those files"
-                .into(),
-        );
-    }
-    Error::MigrationFailed(Box::new(f))
+                .to_string()
+        });
+    Error::MigrationFailed(Box::new(MigrationFailure {
+        file: unit.file_name.to_string(),
+        version: unit.version,
+        error,
+        non_transactional,
+        advice,
+    }))
 }

@@ -1,9 +1,10 @@
 //! Reading what is already in a database schemagate did not create: the
 //! application's tables, and other tools' history tables.
 
+use tokio_postgres::error::SqlState;
 use tokio_postgres::types::Type;
 
-use super::{describe, Session};
+use super::{db_error, Session};
 use crate::adoption::{ForeignRow, Tool};
 use crate::config::TableName;
 use crate::error::Error;
@@ -17,10 +18,7 @@ pub async fn user_tables(session: &Session, history: &TableName) -> Result<Vec<S
         .client
         .query_typed(USER_TABLES, &[(&name, Type::TEXT)])
         .await
-        .map_err(|e| Error::Database {
-            context: "listing tables".into(),
-            message: describe(&e),
-        })?;
+        .map_err(db_error("listing tables"))?;
     Ok(rows.iter().map(|r| r.get(0)).collect())
 }
 
@@ -45,10 +43,7 @@ pub async fn read(session: &Session, tool: Tool) -> Result<Option<Vec<ForeignRow
                 })
                 .collect(),
         )),
-        Err(e) if e.code().is_some_and(|c| c.code() == "42P01") => Ok(None),
-        Err(e) => Err(Error::Database {
-            context: format!("reading {}", tool.table()),
-            message: describe(&e),
-        }),
+        Err(e) if e.code() == Some(&SqlState::UNDEFINED_TABLE) => Ok(None),
+        Err(e) => Err(db_error(format!("reading {}", tool.table()))(e)),
     }
 }

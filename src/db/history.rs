@@ -1,8 +1,9 @@
 //! Reading and writing the history table.
 
-use tokio_postgres::types::{ToSql, Type};
+use tokio_postgres::error::SqlState;
+use tokio_postgres::types::Type;
 
-use super::{describe, Session};
+use super::{db_error, Param, Session};
 use crate::config::{quote_ident, TableName};
 use crate::error::Error;
 use crate::reconcile::{History, HistoryRow, RepeatableRow};
@@ -20,19 +21,16 @@ pub fn sql_for(template: &str, table: &TableName) -> String {
     template.replace("{table}", &table.quoted())
 }
 
-fn db_error(what: &str, table: &TableName, e: &tokio_postgres::Error) -> Error {
-    Error::Database {
-        context: format!("{what} the history table {}", table.quoted()),
-        message: describe(e),
-    }
+fn table_error(what: &str, table: &TableName) -> impl FnOnce(tokio_postgres::Error) -> Error {
+    db_error(format!("{what} the history table {}", table.quoted()))
 }
 
 /// The history, or `None` when the table does not exist yet (42P01).
 pub async fn read(session: &Session, table: &TableName) -> Result<Option<History>, Error> {
     let rows = match session.client.query_typed(&sql_for(READ, table), &[]).await {
         Ok(rows) => rows,
-        Err(e) if e.code().is_some_and(|c| c.code() == "42P01") => return Ok(None),
-        Err(e) => return Err(db_error("reading", table, &e)),
+        Err(e) if e.code() == Some(&SqlState::UNDEFINED_TABLE) => return Ok(None),
+        Err(e) => return Err(table_error("reading", table)(e)),
     };
     let mut history = History::default();
     for r in &rows {
@@ -69,7 +67,7 @@ pub async fn create(session: &Session, table: &TableName) -> Result<(), Error> {
         .client
         .batch_execute(&sql)
         .await
-        .map_err(|e| db_error("creating", table, &e))
+        .map_err(table_error("creating", table))
 }
 
 /// Reads the history, creating the table first if it is missing.
@@ -93,7 +91,7 @@ pub async fn insert_baseline(
     let versions: Vec<i64> = entries.iter().map(|e| e.0).collect();
     let names: Vec<&str> = entries.iter().map(|e| e.1.as_str()).collect();
     let checksums: Vec<&str> = entries.iter().map(|e| e.2.as_str()).collect();
-    let params: [(&(dyn ToSql + Sync), Type); 4] = [
+    let params: [Param; 4] = [
         (&versions, Type::INT8_ARRAY),
         (&names, Type::TEXT_ARRAY),
         (&checksums, Type::TEXT_ARRAY),
@@ -104,17 +102,17 @@ pub async fn insert_baseline(
         .query_typed(&sql_for(INSERT_BASELINE, table), &params)
         .await
         .map(drop)
-        .map_err(|e| db_error("writing baseline rows to", table, &e))
+        .map_err(table_error("writing baseline rows to", table))
 }
 
 pub async fn update_checksum(session: &Session, table: &TableName, version: i64, checksum: &str) -> Result<(), Error> {
-    let params: [(&(dyn ToSql + Sync), Type); 2] = [(&version, Type::INT8), (&checksum, Type::TEXT)];
+    let params: [Param; 2] = [(&version, Type::INT8), (&checksum, Type::TEXT)];
     session
         .client
         .query_typed(&sql_for(UPDATE_CHECKSUM, table), &params)
         .await
         .map(drop)
-        .map_err(|e| db_error("updating", table, &e))
+        .map_err(table_error("updating", table))
 }
 
 pub async fn delete_version(session: &Session, table: &TableName, version: i64) -> Result<(), Error> {
@@ -123,5 +121,5 @@ pub async fn delete_version(session: &Session, table: &TableName, version: i64) 
         .query_typed(&sql_for(DELETE_VERSION, table), &[(&version, Type::INT8)])
         .await
         .map(drop)
-        .map_err(|e| db_error("deleting from", table, &e))
+        .map_err(table_error("deleting from", table))
 }

@@ -7,27 +7,18 @@
 use std::time::{Duration, Instant};
 
 use backon::{BackoffBuilder, ExponentialBuilder};
-use tokio_postgres::types::{ToSql, Type};
+use tokio_postgres::types::Type;
 use tracing::{debug, info};
 
-use super::{describe, Session};
+use super::{db_error, describe, Param, Session};
 use crate::error::{Error, LockHolder};
 use crate::signal::Interrupt;
-
-type Param<'a> = (&'a (dyn ToSql + Sync), Type);
 
 const SESSION_SETUP: &str = include_str!("sql/session_setup.sql");
 const LOCK_HOLDER: &str = include_str!("sql/lock_holder.sql");
 
 /// How often a waiting runner logs who holds the lock.
 const REPORT_EVERY: Duration = Duration::from_secs(5);
-
-fn db_error(context: &str, e: &tokio_postgres::Error) -> Error {
-    Error::Database {
-        context: context.into(),
-        message: describe(e),
-    }
-}
 
 /// Prepares the session and tries the lock once, in one pipelined round trip.
 /// Returns whether the lock was taken.
@@ -40,8 +31,8 @@ pub async fn setup_and_try(session: &Session, key: i64) -> Result<bool, Error> {
         c.batch_execute(SESSION_SETUP),
         c.query_typed_one("SELECT pg_try_advisory_lock($1)", &params)
     );
-    setup.map_err(|e| db_error("preparing the session", &e))?;
-    let row = locked.map_err(|e| db_error("taking the migration lock", &e))?;
+    setup.map_err(|e| db_error("preparing the session")(e))?;
+    let row = locked.map_err(|e| db_error("taking the migration lock")(e))?;
     Ok(row.get(0))
 }
 
@@ -79,10 +70,7 @@ pub async fn acquire(session: &Session, key: i64, timeout: Duration, interrupt: 
             .next()
             .unwrap_or(Duration::from_millis(250))
             .min(timeout - waited);
-        tokio::select! {
-            _ = tokio::time::sleep(delay) => {}
-            sig = interrupt.recv() => return Err(Error::Interrupted(sig)),
-        }
+        interrupt.sleep(delay).await.map_err(Error::Interrupted)?;
         if try_lock(session, key).await? {
             info!("migration lock taken after {:.1}s", start.elapsed().as_secs_f64());
             return Ok(());
@@ -116,7 +104,7 @@ async fn try_lock(session: &Session, key: i64) -> Result<bool, Error> {
         .client
         .query_typed_one("SELECT pg_try_advisory_lock($1)", &[(&key, Type::INT8)])
         .await
-        .map_err(|e| db_error("taking the migration lock", &e))?;
+        .map_err(|e| db_error("taking the migration lock")(e))?;
     Ok(row.get(0))
 }
 
@@ -127,7 +115,7 @@ async fn holder(session: &Session, key: i64) -> Result<Option<LockHolder>, Error
         .client
         .query_typed(LOCK_HOLDER, &[(&high, Type::INT8), (&low, Type::INT8)])
         .await
-        .map_err(|e| db_error("reading who holds the migration lock", &e))?;
+        .map_err(|e| db_error("reading who holds the migration lock")(e))?;
     Ok(rows.first().map(|r| LockHolder {
         pid: r.get(0),
         application_name: r.get(1),

@@ -2,11 +2,10 @@
 //! the rows go to `schema::catalog::assemble`, the script outcomes to
 //! `schema::scripts::judge`.
 
-use tokio_postgres::error::ErrorPosition;
 use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{Client, Row};
 
-use super::{describe, Session};
+use super::{db_error, server_error, Session, Unplaced};
 use crate::config::TableName;
 use crate::error::Error;
 use crate::schema::catalog::{
@@ -14,9 +13,9 @@ use crate::schema::catalog::{
     TypeRow,
 };
 use crate::schema::model::Sequence;
-use crate::schema::scripts::{ScriptError, ScriptRun, StatementRows};
+use crate::schema::scripts::{ScriptRun, StatementRows};
 use crate::schema::{SchemaFilter, Snapshot};
-use crate::sqltext::{line_col, split_statements};
+use crate::sqltext::{split_statements, statement_start};
 
 const BEGIN: &str = include_str!("sql/schema_begin.sql");
 const NAMESPACES: &str = include_str!("sql/schema_namespaces.sql");
@@ -32,11 +31,8 @@ const TRIGGERS: &str = include_str!("sql/schema_triggers.sql");
 const EXTENSIONS: &str = include_str!("sql/schema_extensions.sql");
 const SCRIPT_BEGIN: &str = include_str!("sql/verify_script_begin.sql");
 
-fn db_error(what: &str) -> impl Fn(tokio_postgres::Error) -> Error + '_ {
-    move |e| Error::Database {
-        context: format!("reading the catalog ({what})"),
-        message: describe(&e),
-    }
+fn catalog_error(what: &str) -> impl FnOnce(tokio_postgres::Error) -> Error {
+    db_error(format!("reading the catalog ({what})"))
 }
 
 /// Snapshots the schemas that `filter` selects, leaving out the history
@@ -59,7 +55,7 @@ pub async fn snapshot(session: &Session, filter: &SchemaFilter, history: &TableN
         }
         Err(e) => {
             let _ = c.batch_execute("ROLLBACK").await;
-            Err(db_error("schemas")(e))
+            Err(catalog_error("schemas")(e))
         }
     }
 }
@@ -87,7 +83,7 @@ async fn fetch(c: &Client, schemas: Vec<String>, history: (Option<String>, Optio
         c.query_typed(EXTENSIONS, only_schemas),
         c.batch_execute("ROLLBACK"),
     );
-    settings.map_err(db_error("settings"))?;
+    settings.map_err(catalog_error("settings"))?;
     let catalog = Catalog {
         relations: rows(relations, "relations", relation)?,
         columns: rows(columns, "columns", column)?,
@@ -100,12 +96,12 @@ async fn fetch(c: &Client, schemas: Vec<String>, history: (Option<String>, Optio
         extensions: rows(extensions, "extensions", extension)?,
         schemas,
     };
-    end.map_err(db_error("ending the transaction"))?;
+    end.map_err(catalog_error("ending the transaction"))?;
     Ok(catalog)
 }
 
 fn rows<T>(result: Result<Vec<Row>, tokio_postgres::Error>, what: &str, f: fn(&Row) -> T) -> Result<Vec<T>, Error> {
-    Ok(result.map_err(db_error(what))?.iter().map(f).collect())
+    Ok(result.map_err(catalog_error(what))?.iter().map(f).collect())
 }
 
 fn relation(r: &Row) -> RelationRow {
@@ -231,21 +227,23 @@ fn extension(r: &Row) -> ExtensionRow {
 /// 'f'), inside a read-only transaction that is always rolled back.
 pub async fn run_script(session: &Session, sql: &str) -> Result<ScriptRun, Error> {
     let c = &session.client;
-    let fatal = |e: tokio_postgres::Error| Error::Database {
-        context: "running a verify script".into(),
-        message: describe(&e),
-    };
+    let fatal = |e| db_error("running a verify script")(e);
     c.batch_execute(SCRIPT_BEGIN).await.map_err(fatal)?;
     let mut statements = Vec::new();
     let mut outcome = None;
     for stmt in split_statements(sql) {
         match c.query_typed(stmt.sql, &[]).await {
             Ok(rows) => statements.push(StatementRows {
-                line: statement_line(sql, stmt.char_offset),
+                line: statement_start(sql, stmt.char_offset).0,
                 first_booleans: rows.iter().filter_map(first_boolean).collect(),
             }),
             Err(e) if e.as_db_error().is_some() => {
-                outcome = Some(ScriptRun::Failed(script_error(sql, stmt.char_offset, &e)));
+                outcome = Some(ScriptRun::Failed(server_error(
+                    &e,
+                    sql,
+                    stmt.char_offset,
+                    Unplaced::StatementStart,
+                )));
                 break;
             }
             Err(e) => return Err(fatal(e)),
@@ -259,30 +257,4 @@ pub async fn run_script(session: &Session, sql: &str) -> Result<ScriptRun, Error
 fn first_boolean(row: &Row) -> Option<Option<bool>> {
     let first = row.columns().first()?;
     (*first.type_() == Type::BOOL).then(|| row.get::<_, Option<bool>>(0))
-}
-
-/// Line and column of the first non-blank character at or after `offset`.
-fn statement_start(sql: &str, offset: usize) -> (usize, usize) {
-    let blanks = sql.chars().skip(offset).take_while(|c| c.is_whitespace()).count();
-    line_col(sql, offset + blanks + 1).unwrap_or((1, 1))
-}
-
-fn statement_line(sql: &str, offset: usize) -> usize {
-    statement_start(sql, offset).0
-}
-
-fn script_error(sql: &str, offset: usize, e: &tokio_postgres::Error) -> ScriptError {
-    let db = e.as_db_error().expect("only called for server errors");
-    let location = match db.position() {
-        Some(ErrorPosition::Original(p)) => line_col(sql, offset + *p as usize),
-        // Errors without a position (or inside a function) point at the statement.
-        _ => Some(statement_start(sql, offset)),
-    };
-    ScriptError {
-        location,
-        sqlstate: db.code().code().to_string(),
-        message: db.message().to_string(),
-        detail: db.detail().map(str::to_string),
-        hint: db.hint().map(str::to_string),
-    }
 }

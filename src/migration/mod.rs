@@ -1,11 +1,10 @@
-//! Migration files: naming rules, directives and checksums. Parsing is pure
-//! (names and contents in, files or problems out); `load_dir` is the only I/O.
+//! Migration files: naming rules, directives and checksums. Pure: names and
+//! contents in, files or problems out (`crate::files` reads the directory).
 
 pub mod layout;
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::path::Path;
 
 use sha2::{Digest, Sha256};
 
@@ -292,41 +291,6 @@ fn attach_downs(files: &mut [MigrationFile], downs: BTreeMap<i64, Vec<DownScript
         up.down = scripts.pop();
     }
     problems
-}
-
-/// Reads every entry of the (flat) migration directory. Subdirectories such as
-/// `verify/` are skipped.
-pub fn load_dir(dir: &Path) -> Result<MigrationSet, crate::Error> {
-    let invalid = |problems| crate::Error::InvalidMigrations {
-        dir: dir.to_path_buf(),
-        problems,
-    };
-    let read_dir = std::fs::read_dir(dir).map_err(|e| {
-        crate::Error::config(
-            "SCHEMAGATE_MIGRATIONS_DIR",
-            format!("cannot read migration directory {}: {e}", dir.display()),
-        )
-    })?;
-    let mut entries = Vec::new();
-    let mut problems = Vec::new();
-    for entry in read_dir {
-        let entry = entry.map_err(|e| crate::Error::io(dir, &e))?;
-        let file_name = entry.file_name().to_string_lossy().into_owned();
-        if !file_name.ends_with(".sql") || entry.path().is_dir() {
-            continue;
-        }
-        match std::fs::read_to_string(entry.path()) {
-            Ok(text) => entries.push((file_name, text)),
-            Err(e) => problems.push(FileProblem::Unreadable {
-                file: file_name,
-                reason: e.to_string(),
-            }),
-        }
-    }
-    if !problems.is_empty() {
-        return Err(invalid(problems));
-    }
-    build_set(entries).map_err(invalid)
 }
 
 #[cfg(test)]

@@ -4,16 +4,7 @@
 
 use std::fmt;
 
-/// What the server said when a statement of a script failed.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct ScriptError {
-    /// `line:column` inside the script, when the server gave a position.
-    pub location: Option<(usize, usize)>,
-    pub sqlstate: String,
-    pub message: String,
-    pub detail: Option<String>,
-    pub hint: Option<String>,
-}
+use crate::error::ServerError;
 
 /// One statement that returned rows.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -28,13 +19,13 @@ pub struct StatementRows {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ScriptRun {
     Completed(Vec<StatementRows>),
-    Failed(ScriptError),
+    Failed(ServerError),
 }
 
 /// Why a script failed verification.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ScriptFailure {
-    Error(ScriptError),
+    Error(ServerError),
     /// A row whose first column is false: `row` (1-based) of the statement at `line`.
     ReturnedFalse {
         line: usize,
@@ -78,19 +69,7 @@ impl fmt::Display for ScriptResult {
             Some(ScriptFailure::ReturnedFalse { line, row }) => {
                 write!(f, "the statement at line {line} returned false (row {row})")
             }
-            Some(ScriptFailure::Error(e)) => {
-                if let Some((line, col)) = e.location {
-                    write!(f, "line {line}, column {col}: ")?;
-                }
-                write!(f, "{} (SQLSTATE {})", e.message, e.sqlstate)?;
-                if let Some(d) = &e.detail {
-                    write!(f, "; detail: {d}")?;
-                }
-                if let Some(h) = &e.hint {
-                    write!(f, "; hint: {h}")?;
-                }
-                Ok(())
-            }
+            Some(ScriptFailure::Error(e)) => write!(f, "{e}"),
         }
     }
 }
@@ -127,7 +106,7 @@ mod tests {
 
     #[test]
     fn an_error_names_position_and_sqlstate() {
-        let e = ScriptError {
+        let e = ServerError {
             location: Some((2, 8)),
             sqlstate: "42703".into(),
             message: "column \"nope\" does not exist".into(),
@@ -137,7 +116,7 @@ mod tests {
         let r = judge("verify/c.sql", ScriptRun::Failed(e));
         assert_eq!(
             r.to_string(),
-            "verify script verify/c.sql: line 2, column 8: column \"nope\" does not exist (SQLSTATE 42703); \
+            "verify script verify/c.sql: line 2, column 8: column \"nope\" does not exist (SQLSTATE 42703)\n  \
              hint: Perhaps you meant \"name\"."
         );
     }

@@ -369,6 +369,40 @@ pub struct Run {
 }
 
 impl Run {
+    /// Asserts that stderr (the logs) contains `needle`, showing both streams
+    /// when it does not.
+    #[track_caller]
+    pub fn stderr_has(&self, needle: &str) -> &Self {
+        assert!(
+            self.stderr.contains(needle),
+            "stderr lacks {needle:?}\nstdout:\n{}\nstderr:\n{}",
+            self.stdout,
+            self.stderr
+        );
+        self
+    }
+    /// Asserts that stdout (command output) contains `needle`.
+    #[track_caller]
+    pub fn stdout_has(&self, needle: &str) -> &Self {
+        assert!(
+            self.stdout.contains(needle),
+            "stdout lacks {needle:?}\nstdout:\n{}\nstderr:\n{}",
+            self.stdout,
+            self.stderr
+        );
+        self
+    }
+    /// Asserts that neither stream contains `needle` (a secret, say).
+    #[track_caller]
+    pub fn never_says(&self, needle: &str) -> &Self {
+        assert!(
+            !self.stdout.contains(needle) && !self.stderr.contains(needle),
+            "the output contains {needle:?}\nstdout:\n{}\nstderr:\n{}",
+            self.stdout,
+            self.stderr
+        );
+        self
+    }
     pub fn all_output(&self) -> String {
         format!("{}{}", self.stdout, self.stderr)
     }
@@ -391,6 +425,8 @@ impl Sg {
             .env("SCHEMAGATE_WAIT_TIMEOUT", "20s")
             .env("SCHEMAGATE_LOCK_TIMEOUT", "60s")
             .env("HOSTNAME", "test-runner")
+            // Never the runner's own /dev/termination-log (a Kubernetes CI pod).
+            .env("SCHEMAGATE_TERMINATION_LOG", "")
             .stdin(Stdio::null());
         Sg { cmd }
     }

@@ -2,12 +2,12 @@
 //! has a flag twin, accepted before or after the command; the flag wins. The
 //! flags come from the settings table ([`crate::config::settings`]).
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use clap::{Arg, ArgAction, Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 
 use crate::config::settings::{Kind, Setting, SETTINGS};
+use crate::config::Flags;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -123,24 +123,6 @@ pub enum ImportFrom {
 pub enum Format {
     Text,
     Json,
-}
-
-/// The values of the settings' flags, by variable name. Values stay strings
-/// here; they are validated with the variables in
-/// [`crate::config::Config::from_sources`].
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Flags(pub BTreeMap<&'static str, String>);
-
-impl Flags {
-    pub fn get(&self, var: &str) -> Option<&str> {
-        self.0.get(var).map(String::as_str)
-    }
-}
-
-impl<const N: usize> From<[(&'static str, &str); N]> for Flags {
-    fn from(pairs: [(&'static str, &str); N]) -> Self {
-        Flags(pairs.into_iter().map(|(k, v)| (k, v.to_string())).collect())
-    }
 }
 
 /// One flag per setting that has one, accepted before or after the command.

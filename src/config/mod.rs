@@ -12,11 +12,28 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::cli::Flags;
 use crate::error::Error;
 use crate::reconcile::OutOfOrder;
 use conninfo::{ConnSpec, Secret, SslMode};
 use duration::parse_duration;
+
+/// The values of the settings' flags, by variable name. Values stay strings
+/// here; they are validated with the variables in
+/// [`crate::config::Config::from_sources`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Flags(pub BTreeMap<&'static str, String>);
+
+impl Flags {
+    pub fn get(&self, var: &str) -> Option<&str> {
+        self.0.get(var).map(String::as_str)
+    }
+}
+
+impl<const N: usize> From<[(&'static str, &str); N]> for Flags {
+    fn from(pairs: [(&'static str, &str); N]) -> Self {
+        Flags(pairs.into_iter().map(|(k, v)| (k, v.to_string())).collect())
+    }
+}
 
 /// The process environment, captured once at the edge: the variables, and
 /// what `main` found on the machine (so that [`Config::from_sources`] is a

@@ -69,7 +69,7 @@ pub(super) fn settings(src: &Sources, migrations_dir: &Path) -> Result<SchemaSet
 mod tests {
     use super::super::{Config, RawEnv};
     use super::*;
-    use crate::cli::Flags;
+    use crate::config::Flags;
 
     fn schema(vars: &[(&str, &str)]) -> Result<SchemaSettings, Error> {
         let env: RawEnv = vars.iter().map(|(k, v)| (*k, *v)).collect();

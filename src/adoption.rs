@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use crate::migration::MigrationFile;
+use crate::migration::{MigrationFile, Version};
 use crate::reconcile::{Report, State};
 
 /// Tables a file creates, as `schema.table` (unquoted names folded to lower
@@ -60,14 +60,14 @@ fn qualify(name: &str) -> String {
 
 /// The highest version whose created tables all exist already: what
 /// `baseline --version` should be given.
-pub fn adoptable_version(files: &[MigrationFile], existing: &[String]) -> Option<i64> {
+pub fn adoptable_version(files: &[MigrationFile], existing: &[String]) -> Option<Version> {
     files
         .iter()
         .filter(|f| {
             let tables = created_tables(&f.sql);
             !tables.is_empty() && tables.iter().all(|t| existing.contains(t))
         })
-        .map(|f| f.version)
+        .map(|f| f.version.clone())
         .max()
 }
 
@@ -75,27 +75,27 @@ pub fn adoptable_version(files: &[MigrationFile], existing: &[String]) -> Option
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RepairAction {
     UpdateChecksum {
-        version: i64,
+        version: Version,
         file: String,
         from: String,
         to: String,
     },
     DeleteFailed {
-        version: i64,
+        version: Version,
         name: String,
     },
     ForgetMissing {
-        version: i64,
+        version: Version,
         name: String,
     },
 }
 
 impl RepairAction {
-    pub fn version(&self) -> i64 {
+    pub fn version(&self) -> &Version {
         match self {
             RepairAction::UpdateChecksum { version, .. }
             | RepairAction::DeleteFailed { version, .. }
-            | RepairAction::ForgetMissing { version, .. } => *version,
+            | RepairAction::ForgetMissing { version, .. } => version,
         }
     }
 }
@@ -136,17 +136,17 @@ pub fn repair_plan(report: &Report, missing: MissingRows) -> Vec<RepairAction> {
         .iter()
         .filter_map(|e| match e.state {
             State::ChecksumMismatch => Some(RepairAction::UpdateChecksum {
-                version: e.version,
+                version: e.version.clone(),
                 file: e.file_name.clone().unwrap_or_default(),
                 from: e.recorded_checksum.clone().unwrap_or_default(),
                 to: e.checksum.clone(),
             }),
             State::Failed => Some(RepairAction::DeleteFailed {
-                version: e.version,
+                version: e.version.clone(),
                 name: e.name.clone(),
             }),
             State::Missing if missing == MissingRows::Forget => Some(RepairAction::ForgetMissing {
-                version: e.version,
+                version: e.version.clone(),
                 name: e.name.clone(),
             }),
             _ => None,
@@ -184,7 +184,7 @@ pub struct ForeignRow {
 }
 
 /// `--mapping FILE`: one `their-id = our-version` per line, `#` comments.
-pub fn parse_mapping(text: &str) -> Result<BTreeMap<String, i64>, String> {
+pub fn parse_mapping(text: &str) -> Result<BTreeMap<String, Version>, String> {
     let mut map = BTreeMap::new();
     for (n, line) in text.lines().enumerate() {
         let line = line.split('#').next().unwrap_or("").trim();
@@ -194,18 +194,17 @@ pub fn parse_mapping(text: &str) -> Result<BTreeMap<String, i64>, String> {
         let (id, version) = line
             .split_once('=')
             .ok_or_else(|| format!("line {}: expected `id = version`", n + 1))?;
-        let version = version
-            .trim()
-            .parse()
-            .map_err(|_| format!("line {}: '{}' is not a version number", n + 1, version.trim()))?;
+        let version = version.trim().parse().map_err(|e| format!("line {}: {e}", n + 1))?;
         map.insert(id.trim().to_string(), version);
     }
     Ok(map)
 }
 
-fn to_version(id: &str, mapping: &BTreeMap<String, i64>) -> Result<i64, String> {
+/// Another tool's id as our version: through the mapping, or read as a
+/// version as it is (Flyway's `1.1` is version 1.1 here too).
+fn to_version(id: &str, mapping: &BTreeMap<String, Version>) -> Result<Version, String> {
     if let Some(v) = mapping.get(id) {
-        return Ok(*v);
+        return Ok(v.clone());
     }
     id.parse().map_err(|_| {
         format!("'{id}' is not a schemagate version number; map it in the --mapping file (`{id} = <version>`)")
@@ -217,9 +216,9 @@ fn to_version(id: &str, mapping: &BTreeMap<String, i64>) -> Result<i64, String> 
 pub fn import_plan(
     tool: Tool,
     rows: &[ForeignRow],
-    mapping: &BTreeMap<String, i64>,
+    mapping: &BTreeMap<String, Version>,
     files: &[MigrationFile],
-) -> Result<Vec<i64>, String> {
+) -> Result<Vec<Version>, String> {
     if let Some(bad) = rows.iter().find(|r| !r.success) {
         return Err(match tool {
             Tool::GolangMigrate => format!(
@@ -235,11 +234,11 @@ pub fn import_plan(
             ),
         });
     }
-    let versions: Vec<i64> = match tool {
+    let versions: Vec<Version> = match tool {
         Tool::Alembic | Tool::GolangMigrate => {
             let current = single_head(tool, rows)?;
             let v = to_version(current, mapping)?;
-            files.iter().map(|f| f.version).filter(|f| *f <= v).collect()
+            files.iter().map(|f| f.version.clone()).filter(|f| *f <= v).collect()
         }
         Tool::Flyway | Tool::Dbmate | Tool::Sqlx => rows
             .iter()
@@ -249,7 +248,7 @@ pub fn import_plan(
     let unknown: Vec<String> = versions
         .iter()
         .filter(|v| !files.iter().any(|f| f.version == **v))
-        .map(i64::to_string)
+        .map(Version::to_string)
         .collect();
     if !unknown.is_empty() {
         return Err(format!(
@@ -300,6 +299,10 @@ mod tests {
         .files
     }
 
+    fn v(n: u64) -> Version {
+        Version::from_int(n)
+    }
+
     fn row(id: &str) -> ForeignRow {
         ForeignRow {
             id: id.into(),
@@ -319,10 +322,10 @@ mod tests {
     #[test]
     fn adoptable_version_is_the_highest_fully_present_one() {
         let f = files();
-        assert_eq!(adoptable_version(&f, &["public.users".into()]), Some(1));
+        assert_eq!(adoptable_version(&f, &["public.users".into()]), Some(v(1)));
         assert_eq!(
             adoptable_version(&f, &["public.users".into(), "app.Orders".into()]),
-            Some(2)
+            Some(v(2))
         );
         assert_eq!(adoptable_version(&f, &["public.other".into()]), None);
     }
@@ -330,7 +333,7 @@ mod tests {
     #[test]
     fn mapping_files() {
         let m = parse_mapping("# alembic\nae1027a6acf = 1\n  27c6a30d7c24=2 # second\n").unwrap();
-        assert_eq!(m.get("27c6a30d7c24"), Some(&2));
+        assert_eq!(m.get("27c6a30d7c24"), Some(&v(2)));
         assert!(parse_mapping("x = y").unwrap_err().contains("line 1"));
     }
 
@@ -338,10 +341,13 @@ mod tests {
     fn import_plans_per_tool() {
         let f = files();
         let none = BTreeMap::new();
-        assert_eq!(import_plan(Tool::GolangMigrate, &[row("2")], &none, &f), Ok(vec![1, 2]));
+        assert_eq!(
+            import_plan(Tool::GolangMigrate, &[row("2")], &none, &f),
+            Ok(vec![v(1), v(2)])
+        );
         assert_eq!(
             import_plan(Tool::Sqlx, &[row("1"), row("3")], &none, &f),
-            Ok(vec![1, 3])
+            Ok(vec![v(1), v(3)])
         );
         let dirty = import_plan(
             Tool::GolangMigrate,
@@ -359,7 +365,10 @@ mod tests {
             .unwrap_err()
             .contains("--mapping"));
         let mapping = parse_mapping("abc = 2").unwrap();
-        assert_eq!(import_plan(Tool::Alembic, &[row("abc")], &mapping, &f), Ok(vec![1, 2]));
+        assert_eq!(
+            import_plan(Tool::Alembic, &[row("abc")], &mapping, &f),
+            Ok(vec![v(1), v(2)])
+        );
         assert!(import_plan(Tool::Flyway, &[row("7")], &none, &f)
             .unwrap_err()
             .contains("no migration file"));

@@ -8,6 +8,7 @@ use clap::{Arg, ArgAction, Args, CommandFactory, FromArgMatches, Parser, Subcomm
 
 use crate::config::settings::{Kind, Setting, SETTINGS};
 use crate::config::Flags;
+use crate::migration::Version;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -31,7 +32,7 @@ pub enum Command {
     /// Adopt an existing database: record every file up to VERSION as applied, running none.
     Baseline {
         #[arg(long, value_name = "VERSION")]
-        version: i64,
+        version: Version,
     },
     /// Make the history match the files again, printing every change.
     Repair {
@@ -45,7 +46,7 @@ pub enum Command {
     /// Revert the applied versions above VERSION with their down scripts, newest first.
     Down {
         #[arg(long, value_name = "VERSION")]
-        to: i64,
+        to: Version,
     },
     /// Record another tool's applied migrations as baseline.
     Import {
@@ -91,7 +92,7 @@ pub enum Command {
 pub struct RunArgs {
     /// Stop at this version.
     #[arg(long, value_name = "VERSION")]
-    pub target: Option<i64>,
+    pub target: Option<Version>,
     /// Only show the plan (same as `plan`).
     #[arg(long)]
     pub dry_run: bool,
@@ -107,7 +108,7 @@ pub struct PlanArgs {
     pub sql: bool,
     /// Plan up to this version only.
     #[arg(long, value_name = "VERSION")]
-    pub target: Option<i64>,
+    pub target: Option<Version>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

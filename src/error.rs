@@ -5,7 +5,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::migration::FileProblem;
+use crate::migration::{FileProblem, Version};
 use crate::reconcile::Problem;
 
 /// Process exit codes. They are part of the interface (README, "Exit codes"):
@@ -102,7 +102,8 @@ impl fmt::Display for ServerError {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct MigrationFailure {
     pub file: String,
-    pub version: i64,
+    /// `None` for a repeatable migration.
+    pub version: Option<Version>,
     pub error: ServerError,
     /// Whether the migration ran outside a transaction, so that part of it may
     /// have been applied and a `success=false` row was written.
@@ -134,6 +135,13 @@ pub enum Error {
         target: String,
         reason: String,
     },
+    /// The role lacks a privilege schemagate needs (creating the history
+    /// table in `public` on PostgreSQL 15, say): the operator's to grant.
+    Privilege {
+        action: String,
+        message: String,
+        hint: String,
+    },
     LockTimeout {
         waited: Duration,
         holder: Option<LockHolder>,
@@ -144,7 +152,7 @@ pub enum Error {
     NotAdopted {
         tables: Vec<String>,
         history_table: String,
-        suggestion: Option<i64>,
+        suggestion: Option<Version>,
     },
     /// An operator command that would lose track of the schema (baseline on a
     /// non-empty history, down without down files, import of a dirty state).
@@ -177,7 +185,7 @@ impl Error {
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Config { .. } | Error::InvalidMigrations { .. } | Error::Refused(_) => exit::CONFIG,
-            Error::Unreachable { .. } | Error::ConnectFatal { .. } => exit::UNREACHABLE,
+            Error::Unreachable { .. } | Error::ConnectFatal { .. } | Error::Privilege { .. } => exit::UNREACHABLE,
             Error::LockTimeout { .. } => exit::LOCK_TIMEOUT,
             Error::MigrationFailed(_) | Error::NotAdopted { .. } => exit::MIGRATION_FAILED,
             Error::Verification(_) => exit::VERIFY_FAILED,
@@ -235,6 +243,7 @@ impl fmt::Display for Error {
             Error::ConnectFatal { target, reason } => {
                 write!(f, "cannot connect to {target}: {reason}")
             }
+            Error::Privilege { action, message, hint } => write!(f, "{action}: {message}\n  hint: {hint}"),
             Error::LockTimeout { waited, holder } => {
                 write!(f, "migration lock not acquired within {:.1}s", waited.as_secs_f64())?;
                 match holder {
@@ -247,7 +256,7 @@ impl fmt::Display for Error {
                 tables,
                 history_table,
                 suggestion,
-            } => fmt_not_adopted(f, tables, history_table, *suggestion),
+            } => fmt_not_adopted(f, tables, history_table, suggestion.as_ref()),
             Error::Refused(why) => write!(f, "refused: {why}"),
             Error::Verification(problems) => {
                 write!(f, "verification failed ({} problem(s)):", problems.len())?;
@@ -276,7 +285,7 @@ fn fmt_not_adopted(
     f: &mut fmt::Formatter<'_>,
     tables: &[String],
     history_table: &str,
-    suggestion: Option<i64>,
+    suggestion: Option<&Version>,
 ) -> fmt::Result {
     let shown: Vec<&str> = tables.iter().take(10).map(String::as_str).collect();
     let more = if tables.len() > 10 {
@@ -364,7 +373,7 @@ mod tests {
     fn failure_message_names_file_position_and_sqlstate() {
         let m = MigrationFailure {
             file: "0002_x.sql".into(),
-            version: 2,
+            version: Some(Version::from_int(2)),
             error: ServerError {
                 location: Some((3, 5)),
                 sqlstate: "42601".into(),

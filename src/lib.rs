@@ -3,7 +3,8 @@
 //! The map, by layer:
 //! - pure decisions over data: [`migration`] (files, names, directives,
 //!   checksums), [`reconcile`] (files against history rows: states, problems,
-//!   the plan), [`adoption`] (baseline advice, repair, other tools' histories),
+//!   the plan), [`history_format`] (the history table's own format and its
+//!   upgrades), [`adoption`] (baseline advice, repair, other tools' histories),
 //!   [`schema`] (snapshot model, diff, verify-script verdicts), [`sqltext`]
 //!   (statement splitting, positions) and [`config`] (raw inputs to a
 //!   validated [`config::Config`]);
@@ -21,6 +22,7 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod files;
+pub mod history_format;
 mod log;
 pub mod migration;
 pub mod reconcile;

@@ -7,7 +7,7 @@ use std::fmt;
 
 use serde::Serialize;
 
-use crate::migration::{DownScript, MigrationFile, MigrationSet, RepeatableFile};
+use crate::migration::{DownScript, MigrationFile, MigrationSet, RepeatableFile, Version};
 
 /// `kind` values in the history table.
 pub const KIND_SQL: &str = "sql";
@@ -17,7 +17,7 @@ pub const KIND_REPEATABLE: &str = "repeatable";
 /// A row of the history table, as read back from the database.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HistoryRow {
-    pub version: i64,
+    pub version: Version,
     pub name: String,
     pub checksum: String,
     pub kind: String,
@@ -26,6 +26,11 @@ pub struct HistoryRow {
     pub execution_ms: i64,
     pub success: bool,
     pub applied_by: String,
+    /// False only for a no-transaction migration that started and did not
+    /// finish (the runner was killed, or the server went away).
+    pub finished: bool,
+    /// The restore point taken before the run that wrote this row.
+    pub restore_point: Option<String>,
 }
 
 /// The history table's contents, split by kind.
@@ -77,7 +82,7 @@ impl State {
 /// One line of `status`: a version, whether it is on disk, in the history, or both.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Entry {
-    pub version: i64,
+    pub version: Version,
     pub name: String,
     pub state: State,
     pub checksum: String,
@@ -91,9 +96,9 @@ pub struct Entry {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Report {
     /// Highest version applied successfully.
-    pub database_version: Option<i64>,
+    pub database_version: Option<Version>,
     /// Highest version on disk.
-    pub head_version: Option<i64>,
+    pub head_version: Option<Version>,
     pub migrations: Vec<Entry>,
 }
 
@@ -113,38 +118,44 @@ impl Report {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Problem {
     Pending {
-        version: i64,
+        version: Version,
         file: String,
     },
     ChecksumMismatch {
-        version: i64,
+        version: Version,
         file: String,
         recorded: String,
         actual: String,
     },
     MissingFile {
-        version: i64,
+        version: Version,
         name: String,
     },
     Failed {
-        version: i64,
+        version: Version,
         name: String,
         table: String,
     },
     OutOfOrder {
-        version: i64,
+        version: Version,
         file: String,
-        highest_applied: i64,
+        highest_applied: Version,
     },
     /// Applied in this run, yet absent when the history was read back: the
     /// transaction was rolled back behind our back (seed 000's loop).
     NotRecorded {
-        version: i64,
+        version: Version,
         file: String,
     },
     /// A repeatable migration whose file changed since it was last applied.
     RepeatablePending {
         file: String,
+    },
+    /// A history row whose version is not a version (edited by hand?).
+    UnreadableRow {
+        table: String,
+        version: String,
+        reason: String,
     },
 }
 
@@ -164,7 +175,8 @@ impl fmt::Display for Problem {
             Problem::Failed { version, name, table } => write!(
                 f,
                 "version {version} ({name}) failed outside a transaction and may be partly applied; \
-                 fix the database by hand, then delete its row: DELETE FROM {table} WHERE version = {version}"
+                 fix the database by hand, then delete its row (`schemagate repair` does): \
+                 DELETE FROM {table} WHERE migration_version = '{version}'"
             ),
             Problem::OutOfOrder { version, file, highest_applied } => write!(
                 f,
@@ -174,6 +186,10 @@ impl fmt::Display for Problem {
             Problem::RepeatablePending { file } => {
                 write!(f, "repeatable migration {file} changed since it was last applied")
             }
+            Problem::UnreadableRow { table, version, reason } => write!(
+                f,
+                "the history table {table} has a row with version '{version}': {reason}; correct or delete that row"
+            ),
             Problem::NotRecorded { version, file } => write!(
                 f,
                 "version {version} ({file}) ran without error but is not recorded: its transaction was rolled back \
@@ -185,21 +201,21 @@ impl fmt::Display for Problem {
 
 /// Joins files and rows by version into one sorted list of entries.
 pub fn reconcile(files: &[MigrationFile], rows: &[HistoryRow]) -> Report {
-    let mut by_version: BTreeMap<i64, (Option<&MigrationFile>, Option<&HistoryRow>)> = BTreeMap::new();
+    let mut by_version: BTreeMap<&Version, (Option<&MigrationFile>, Option<&HistoryRow>)> = BTreeMap::new();
     for f in files {
-        by_version.entry(f.version).or_default().0 = Some(f);
+        by_version.entry(&f.version).or_default().0 = Some(f);
     }
     for r in rows {
-        by_version.entry(r.version).or_default().1 = Some(r);
+        by_version.entry(&r.version).or_default().1 = Some(r);
     }
     let migrations: Vec<Entry> = by_version
         .into_values()
         .filter_map(|pair| entry(pair.0, pair.1))
         .collect();
-    let database_version = rows.iter().filter(|r| r.success).map(|r| r.version).max();
+    let database_version = rows.iter().filter(|r| r.success).map(|r| &r.version).max().cloned();
     Report {
         database_version,
-        head_version: files.iter().map(|f| f.version).max(),
+        head_version: files.iter().map(|f| &f.version).max().cloned(),
         migrations,
     }
 }
@@ -215,7 +231,9 @@ fn entry(file: Option<&MigrationFile>, row: Option<&HistoryRow>) -> Option<Entry
         (None, None) => return None,
     };
     Some(Entry {
-        version: file.map(|f| f.version).or(row.map(|r| r.version))?,
+        version: file
+            .map(|f| f.version.clone())
+            .or_else(|| row.map(|r| r.version.clone()))?,
         name: file.map(|f| f.name.clone()).or_else(|| row.map(|r| r.name.clone()))?,
         state,
         checksum: file
@@ -228,7 +246,7 @@ fn entry(file: Option<&MigrationFile>, row: Option<&HistoryRow>) -> Option<Entry
 }
 
 /// Which problems count.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Check {
     /// Before `run` applies anything: pending versions are the plan, not a
     /// problem, but a pending version below the highest applied one is,
@@ -237,15 +255,15 @@ pub enum Check {
     /// `verify`, and `run` after applying: the database must be exactly at head.
     AtHead,
     /// `run --target V` after applying: at V; later versions may stay pending.
-    AtTarget(i64),
+    AtTarget(Version),
 }
 
 impl Check {
     /// What must hold once `run` has gone as far as `target`.
-    pub fn after(target: Target) -> Check {
+    pub fn after(target: &Target) -> Check {
         match target {
             Target::Head => Check::AtHead,
-            Target::Version(v) => Check::AtTarget(v),
+            Target::Version(v) => Check::AtTarget(v.clone()),
         }
     }
 }
@@ -256,78 +274,76 @@ pub enum OutOfOrder {
     Allow,
 }
 
-pub fn problems(report: &Report, check: Check, table: &str) -> Vec<Problem> {
-    let highest = report.database_version;
-    let mut out = Vec::new();
-    for e in &report.migrations {
-        let file = e.file_name.clone().unwrap_or_default();
-        let p = match e.state {
-            State::Applied | State::Baseline => continue,
-            State::Failed => Problem::Failed {
-                version: e.version,
-                name: e.name.clone(),
-                table: table.to_string(),
-            },
-            State::Missing => Problem::MissingFile {
-                version: e.version,
-                name: e.name.clone(),
-            },
-            State::ChecksumMismatch => Problem::ChecksumMismatch {
-                version: e.version,
+pub fn problems(report: &Report, check: &Check, table: &str) -> Vec<Problem> {
+    report
+        .migrations
+        .iter()
+        .filter_map(|e| problem(e, check, report.database_version.as_ref(), table))
+        .collect()
+}
+
+/// The problem one entry is under `check`, if any.
+fn problem(e: &Entry, check: &Check, highest: Option<&Version>, table: &str) -> Option<Problem> {
+    let version = e.version.clone();
+    let file = e.file_name.clone().unwrap_or_default();
+    Some(match e.state {
+        State::Applied | State::Baseline => return None,
+        State::Failed => Problem::Failed {
+            version,
+            name: e.name.clone(),
+            table: table.to_string(),
+        },
+        State::Missing => Problem::MissingFile {
+            version,
+            name: e.name.clone(),
+        },
+        State::ChecksumMismatch => Problem::ChecksumMismatch {
+            version,
+            file,
+            recorded: e.recorded_checksum.clone().unwrap_or_default(),
+            actual: e.checksum.clone(),
+        },
+        State::Pending => match (check, highest) {
+            (Check::AtHead, _) => Problem::Pending { version, file },
+            (
+                Check::BeforeRun {
+                    out_of_order: OutOfOrder::Refuse,
+                },
+                Some(h),
+            ) if &version < h => Problem::OutOfOrder {
+                version,
                 file,
-                recorded: e.recorded_checksum.clone().unwrap_or_default(),
-                actual: e.checksum.clone(),
+                highest_applied: h.clone(),
             },
-            State::Pending => match (check, highest) {
-                (Check::AtHead, _) => Problem::Pending {
-                    version: e.version,
-                    file,
-                },
-                (
-                    Check::BeforeRun {
-                        out_of_order: OutOfOrder::Refuse,
-                    },
-                    Some(h),
-                ) if e.version < h => Problem::OutOfOrder {
-                    version: e.version,
-                    file,
-                    highest_applied: h,
-                },
-                (Check::AtTarget(t), _) if e.version > t => continue,
-                (Check::AtTarget(_), _) => Problem::Pending {
-                    version: e.version,
-                    file,
-                },
-                (Check::BeforeRun { .. }, _) => continue,
-            },
-        };
-        out.push(p);
-    }
-    out
+            (Check::AtTarget(t), _) if &version > t => return None,
+            (Check::AtTarget(_), _) => Problem::Pending { version, file },
+            (Check::BeforeRun { .. }, _) => return None,
+        },
+    })
 }
 
 /// How far `run` goes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Target {
     Head,
-    Version(i64),
+    Version(Version),
 }
 
 /// The files `run` applies, ascending by version.
-pub fn plan<'a>(files: &'a [MigrationFile], report: &Report, target: Target) -> Vec<&'a MigrationFile> {
-    let pending: BTreeSet<i64> = report
+pub fn plan<'a>(files: &'a [MigrationFile], report: &Report, target: &Target) -> Vec<&'a MigrationFile> {
+    let pending: BTreeSet<&Version> = report
         .migrations
         .iter()
         .filter(|e| e.state == State::Pending)
-        .map(|e| e.version)
+        .map(|e| &e.version)
         .collect();
-    let wanted = |v: i64| match target {
+    let wanted = |v: &Version| match target {
         Target::Head => true,
         Target::Version(t) => v <= t,
     };
     files
         .iter()
-        .filter(|f| pending.contains(&f.version) && wanted(f.version))
+        .filter(|f| pending.contains(&f.version) && wanted(&f.version))
         .collect()
 }
 
@@ -355,12 +371,12 @@ impl RunPlan<'_> {
 pub fn run_plan<'a>(
     set: &'a MigrationSet,
     recorded: &History,
-    target: Target,
+    target: &Target,
     out_of_order: OutOfOrder,
     table: &str,
 ) -> Result<RunPlan<'a>, Vec<Problem>> {
     let report = reconcile(&set.files, &recorded.rows);
-    let blocking = problems(&report, Check::BeforeRun { out_of_order }, table);
+    let blocking = problems(&report, &Check::BeforeRun { out_of_order }, table);
     if !blocking.is_empty() {
         return Err(blocking);
     }
@@ -379,10 +395,10 @@ pub fn run_plan<'a>(
 /// Everything that keeps the database from being exactly at `target`:
 /// versioned problems, and on the way to head, changed repeatables too.
 /// `verify` asks this of head; `run` asks it after applying.
-pub fn problems_at(set: &MigrationSet, recorded: &History, target: Target, table: &str) -> (Report, Vec<Problem>) {
+pub fn problems_at(set: &MigrationSet, recorded: &History, target: &Target, table: &str) -> (Report, Vec<Problem>) {
     let report = reconcile(&set.files, &recorded.rows);
-    let mut found = problems(&report, Check::after(target), table);
-    if target == Target::Head {
+    let mut found = problems(&report, &Check::after(target), table);
+    if *target == Target::Head {
         found.extend(repeatable_problems(&set.repeatables, &recorded.repeatables));
     }
     (report, found)
@@ -396,10 +412,10 @@ pub fn problems_at(set: &MigrationSet, recorded: &History, target: Target, table
 pub fn confirm(
     set: &MigrationSet,
     recorded: &History,
-    target: Target,
-    applied: &[i64],
+    target: &Target,
+    applied: &[Version],
     table: &str,
-) -> Result<(Report, Vec<i64>), Vec<Problem>> {
+) -> Result<(Report, Vec<Version>), Vec<Problem>> {
     let (report, found) = problems_at(set, recorded, target, table);
     if !found.is_empty() {
         return Err(found
@@ -412,11 +428,11 @@ pub fn confirm(
             })
             .collect());
     }
-    let recorded_versions: BTreeSet<i64> = recorded.rows.iter().map(|r| r.version).collect();
+    let recorded_versions: BTreeSet<&Version> = recorded.rows.iter().map(|r| &r.version).collect();
     let done = applied
         .iter()
-        .copied()
         .filter(|v| recorded_versions.contains(v))
+        .cloned()
         .collect();
     Ok((report, done))
 }
@@ -449,18 +465,22 @@ pub struct Reversal<'a> {
 /// `down --to V`: the files of the applied versions above V, newest first.
 /// `Err` names every version that cannot be reverted (no file, or no down
 /// script), so that nothing is reverted unless everything can be.
-pub fn down_plan<'a>(files: &'a [MigrationFile], report: &Report, to: i64) -> Result<Vec<Reversal<'a>>, Vec<String>> {
+pub fn down_plan<'a>(
+    files: &'a [MigrationFile],
+    report: &Report,
+    to: &Version,
+) -> Result<Vec<Reversal<'a>>, Vec<String>> {
     let mut plan = Vec::new();
     let mut lacking = Vec::new();
     let applied = report.migrations.iter().filter(|e| {
-        e.version > to
+        &e.version > to
             && matches!(
                 e.state,
                 State::Applied | State::Baseline | State::ChecksumMismatch | State::Missing
             )
     });
     for e in applied.rev() {
-        match files.binary_search_by_key(&e.version, |f| f.version).map(|i| &files[i]) {
+        match files.binary_search_by(|f| f.version.cmp(&e.version)).map(|i| &files[i]) {
             Err(_) => lacking.push(format!("version {} (its file is missing)", e.version)),
             Ok(file) => match &file.down {
                 Some(down) => plan.push(Reversal { file, down }),
@@ -475,19 +495,19 @@ pub fn down_plan<'a>(files: &'a [MigrationFile], report: &Report, to: i64) -> Re
     }
 }
 
-/// Versions for a summary line: consecutive runs as ranges (`1-1000`), and
-/// at most a few runs at each end. After 10,000 migrations the full list
-/// was a 59 KB log line.
-pub fn abbreviate(versions: &[i64]) -> String {
+/// Versions for a summary line: consecutive runs of whole numbers as ranges
+/// (`1-1000`), and at most a few runs at each end. After 10,000 migrations
+/// the full list was a 59 KB log line.
+pub fn abbreviate(versions: &[Version]) -> String {
     const SHOWN: usize = 6;
-    let mut runs: Vec<(i64, i64)> = Vec::new();
-    for &v in versions {
+    let mut runs: Vec<(&Version, &Version)> = Vec::new();
+    for v in versions {
         match runs.last_mut() {
-            Some((_, end)) if end.checked_add(1) == Some(v) => *end = v,
+            Some((_, end)) if follows(end, v) => *end = v,
             _ => runs.push((v, v)),
         }
     }
-    let text = |&(a, b): &(i64, i64)| if a == b { a.to_string() } else { format!("{a}-{b}") };
+    let text = |(a, b): &(&Version, &Version)| if a == b { a.to_string() } else { format!("{a}-{b}") };
     if runs.len() <= SHOWN {
         return runs.iter().map(text).collect::<Vec<_>>().join(", ");
     }
@@ -501,6 +521,10 @@ pub fn abbreviate(versions: &[i64]) -> String {
     )
 }
 
+fn follows(end: &Version, next: &Version) -> bool {
+    matches!((end.as_int(), next.as_int()), (Some(a), Some(b)) if a.checked_add(1) == Some(b))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -512,13 +536,17 @@ mod tests {
             .files
     }
 
-    fn versions(files: Vec<&MigrationFile>) -> Vec<i64> {
-        files.iter().map(|f| f.version).collect()
+    fn versions(files: Vec<&MigrationFile>) -> Vec<u64> {
+        files.iter().map(|f| f.version.as_int().unwrap()).collect()
     }
 
-    fn row(version: i64, sql: &str, success: bool) -> HistoryRow {
+    fn v(n: u64) -> Version {
+        Version::from_int(n)
+    }
+
+    fn row(version: u64, sql: &str, success: bool) -> HistoryRow {
         HistoryRow {
-            version,
+            version: v(version),
             name: format!("m{version}"),
             checksum: checksum(sql),
             kind: "sql".into(),
@@ -526,6 +554,8 @@ mod tests {
             execution_ms: 1,
             success,
             applied_by: "test".into(),
+            finished: true,
+            restore_point: None,
         }
     }
 
@@ -533,18 +563,18 @@ mod tests {
     fn fresh_database_plans_everything_in_order() {
         let f = files(&["2_b.sql", "1_a.sql", "10_c.sql"]);
         let report = reconcile(&f, &[]);
-        assert_eq!(versions(plan(&f, &report, Target::Head)), vec![1, 2, 10]);
+        assert_eq!(versions(plan(&f, &report, &Target::Head)), vec![1, 2, 10]);
         assert_eq!(report.database_version, None);
-        assert_eq!(report.head_version, Some(10));
+        assert_eq!(report.head_version, Some(v(10)));
         assert!(problems(
             &report,
-            Check::BeforeRun {
+            &Check::BeforeRun {
                 out_of_order: OutOfOrder::Refuse
             },
             "h"
         )
         .is_empty());
-        assert_eq!(problems(&report, Check::AtHead, "h").len(), 3);
+        assert_eq!(problems(&report, &Check::AtHead, "h").len(), 3);
     }
 
     #[test]
@@ -562,10 +592,10 @@ mod tests {
             states,
             vec!["applied", "checksum_mismatch", "failed", "missing", "pending"]
         );
-        assert_eq!(report.database_version, Some(4));
+        assert_eq!(report.database_version, Some(v(4)));
         let before = problems(
             &report,
-            Check::BeforeRun {
+            &Check::BeforeRun {
                 out_of_order: OutOfOrder::Refuse,
             },
             "\"h\"",
@@ -573,7 +603,9 @@ mod tests {
         assert_eq!(before.len(), 3, "{before:?}");
         let failed = before.iter().find(|p| matches!(p, Problem::Failed { .. })).unwrap();
         assert!(
-            failed.to_string().contains("DELETE FROM \"h\" WHERE version = 3"),
+            failed
+                .to_string()
+                .contains("DELETE FROM \"h\" WHERE migration_version = '3'"),
             "{failed}"
         );
     }
@@ -585,36 +617,33 @@ mod tests {
         let report = reconcile(&f, &rows);
         let refused = problems(
             &report,
-            Check::BeforeRun {
+            &Check::BeforeRun {
                 out_of_order: OutOfOrder::Refuse,
             },
             "h",
         );
-        assert!(matches!(
-            refused.as_slice(),
-            [Problem::OutOfOrder {
-                version: 2,
-                highest_applied: 3,
-                ..
-            }]
-        ));
+        assert!(
+            matches!(refused.as_slice(), [Problem::OutOfOrder { version, highest_applied, .. }]
+                if *version == v(2) && *highest_applied == v(3)),
+            "{refused:?}"
+        );
         assert!(problems(
             &report,
-            Check::BeforeRun {
+            &Check::BeforeRun {
                 out_of_order: OutOfOrder::Allow
             },
             "h"
         )
         .is_empty());
-        assert_eq!(versions(plan(&f, &report, Target::Head)), vec![2]);
+        assert_eq!(versions(plan(&f, &report, &Target::Head)), vec![2]);
     }
 
     #[test]
     fn at_head_means_no_problem() {
         let f = files(&["1_a.sql"]);
         let report = reconcile(&f, &[row(1, "-- 1_a.sql", true)]);
-        assert!(problems(&report, Check::AtHead, "h").is_empty());
-        assert!(versions(plan(&f, &report, Target::Head)).is_empty());
+        assert!(problems(&report, &Check::AtHead, "h").is_empty());
+        assert!(versions(plan(&f, &report, &Target::Head)).is_empty());
     }
 
     #[test]
@@ -624,16 +653,16 @@ mod tests {
         r.kind = KIND_BASELINE.into();
         let report = reconcile(&f, &[r]);
         assert_eq!(report.migrations[0].state, State::Baseline);
-        assert_eq!(versions(plan(&f, &report, Target::Head)), vec![2]);
-        assert!(problems(&report, Check::AtTarget(1), "h").is_empty());
-        assert_eq!(problems(&report, Check::AtHead, "h").len(), 1);
+        assert_eq!(versions(plan(&f, &report, &Target::Head)), vec![2]);
+        assert!(problems(&report, &Check::AtTarget(v(1)), "h").is_empty());
+        assert_eq!(problems(&report, &Check::AtHead, "h").len(), 1);
     }
 
     #[test]
     fn target_limits_the_plan_and_down_goes_newest_first() {
         let f = files(&["1_a.sql", "2_b.sql", "3_c.sql"]);
         let report = reconcile(&f, &[]);
-        assert_eq!(versions(plan(&f, &report, Target::Version(2))), vec![1, 2]);
+        assert_eq!(versions(plan(&f, &report, &Target::Version(v(2)))), vec![1, 2]);
         let set = build_set(
             ["1_a", "2_b", "3_c"]
                 .iter()
@@ -646,16 +675,26 @@ mod tests {
                 .collect(),
         )
         .unwrap();
-        let rows: Vec<HistoryRow> = set.files.iter().map(|f| row(f.version, &f.sql, true)).collect();
+        let rows: Vec<HistoryRow> = set
+            .files
+            .iter()
+            .map(|f| row(f.version.as_int().unwrap(), &f.sql, true))
+            .collect();
         let applied = reconcile(&set.files, &rows);
-        let steps = down_plan(&set.files, &applied, 1).unwrap();
-        assert_eq!(steps.iter().map(|r| r.file.version).collect::<Vec<_>>(), vec![3, 2]);
-        assert!(down_plan(&set.files, &applied, 3).unwrap().is_empty());
+        let steps = down_plan(&set.files, &applied, &v(1)).unwrap();
+        assert_eq!(
+            steps
+                .iter()
+                .map(|r| r.file.version.as_int().unwrap())
+                .collect::<Vec<_>>(),
+            vec![3, 2]
+        );
+        assert!(down_plan(&set.files, &applied, &v(3)).unwrap().is_empty());
         // Without down scripts (or files), nothing is planned and each is named.
-        let lacking = down_plan(&f, &reconcile(&f, &rows[..2]), 0).unwrap_err();
+        let lacking = down_plan(&f, &reconcile(&f, &rows[..2]), &v(0)).unwrap_err();
         assert_eq!(lacking.len(), 2, "{lacking:?}");
         assert!(lacking[0].contains("2_b.sql (no .down.sql"), "{lacking:?}");
-        let gone = down_plan(&set.files[..1], &applied, 0).unwrap_err();
+        let gone = down_plan(&set.files[..1], &applied, &v(0)).unwrap_err();
         assert!(gone.iter().any(|l| l == "version 3 (its file is missing)"), "{gone:?}");
     }
 
@@ -672,28 +711,31 @@ mod tests {
             rows: vec![row(1, "-- 1_a.sql", true)],
             repeatables: vec![],
         };
-        let problems = confirm(&set, &only_first, Target::Head, &[1, 2], "h").unwrap_err();
+        let problems = confirm(&set, &only_first, &Target::Head, &[v(1), v(2)], "h").unwrap_err();
         assert!(
-            matches!(problems.as_slice(), [Problem::NotRecorded { version: 2, .. }]),
+            matches!(problems.as_slice(), [Problem::NotRecorded { version, .. }] if *version == v(2)),
             "{problems:?}"
         );
-        let problems = confirm(&set, &only_first, Target::Head, &[1], "h").unwrap_err();
+        let problems = confirm(&set, &only_first, &Target::Head, &[v(1)], "h").unwrap_err();
         assert!(
-            matches!(problems.as_slice(), [Problem::Pending { version: 2, .. }]),
+            matches!(problems.as_slice(), [Problem::Pending { version, .. }] if *version == v(2)),
             "{problems:?}"
         );
-        let (report, done) = confirm(&set, &only_first, Target::Version(1), &[1], "h").unwrap();
-        assert_eq!((report.database_version, done), (Some(1), vec![1]));
+        let (report, done) = confirm(&set, &only_first, &Target::Version(v(1)), &[v(1)], "h").unwrap();
+        assert_eq!((report.database_version, done), (Some(v(1)), vec![v(1)]));
     }
 
     #[test]
     fn summaries_abbreviate_runs_of_versions() {
+        let list = |ns: &[u64]| ns.iter().map(|n| v(*n)).collect::<Vec<_>>();
         assert_eq!(abbreviate(&[]), "");
-        assert_eq!(abbreviate(&[4]), "4");
-        assert_eq!(abbreviate(&[1, 2, 3, 4, 7, 9, 10]), "1-4, 7, 9-10");
-        let many: Vec<i64> = (1..=10_000).collect();
+        assert_eq!(abbreviate(&list(&[4])), "4");
+        assert_eq!(abbreviate(&list(&[1, 2, 3, 4, 7, 9, 10])), "1-4, 7, 9-10");
+        let dotted: Vec<Version> = ["1", "1.1", "1.2", "2"].iter().map(|t| t.parse().unwrap()).collect();
+        assert_eq!(abbreviate(&dotted), "1, 1.1, 1.2, 2");
+        let many: Vec<Version> = (1..=10_000).map(v).collect();
         assert_eq!(abbreviate(&many), "1-10000");
-        let odd: Vec<i64> = (1..=40).map(|v| v * 2).collect();
+        let odd: Vec<Version> = (1..=40).map(|n| v(n * 2)).collect();
         assert_eq!(abbreviate(&odd), "2, 4, 6, ... (34 more), 76, 78, 80");
     }
 
@@ -717,13 +759,13 @@ mod tests {
             rows: vec![row(1, "-- 1_a.sql", true)],
             repeatables: vec![],
         };
-        let (_, at_head) = problems_at(&set, &history, Target::Head, "h");
+        let (_, at_head) = problems_at(&set, &history, &Target::Head, "h");
         assert!(
             matches!(at_head.as_slice(), [Problem::RepeatablePending { .. }]),
             "{at_head:?}"
         );
-        assert!(problems_at(&set, &history, Target::Version(1), "h").1.is_empty());
-        assert_eq!(Check::after(Target::Version(1)), Check::AtTarget(1));
+        assert!(problems_at(&set, &history, &Target::Version(v(1)), "h").1.is_empty());
+        assert_eq!(Check::after(&Target::Version(v(1))), Check::AtTarget(v(1)));
     }
 
     #[test]

@@ -43,7 +43,7 @@ fn eight_runs_at_once_all_succeed_and_apply_each_migration_once() {
         wait_output(child).assert_code(0);
     }
     assert_eq!(
-        db.psql("SELECT count(*), count(DISTINCT version) FROM schemagate_history"),
+        db.psql("SELECT count(*), count(DISTINCT migration_version) FROM schemagate_history"),
         "20|20\n"
     );
     assert_eq!(lock_holders(&db), "0\n");

@@ -323,14 +323,20 @@ fn rust_log_is_honoured_when_schemagate_log_is_unset() {
     loud.stderr_has("nothing to apply");
 }
 
+/// A table of that name that schemagate did not make is refused, named,
+/// with its columns (exit 2, nothing written), by writers and readers alike.
 #[test]
-fn an_incompatible_history_table_is_an_internal_error_naming_it() {
+fn a_table_of_that_name_that_is_not_a_history_is_refused_naming_it() {
     let db = shared().fresh_db();
     db.psql("CREATE TABLE schemagate_history (x int)");
     let dir = migrations(&[("0001_a.sql", "CREATE TABLE a ();")]);
-    let r = db.sg(dir.path()).args(&["run"]).run();
-    r.assert_code(1);
-    r.stderr_has("reading the history table \"schemagate_history\"");
-    r.stderr_has("column \"version\" does not exist");
+    for command in ["run", "verify", "status"] {
+        let r = db.sg(dir.path()).args(&[command]).run();
+        r.assert_code(2);
+        r.stderr_has(
+            "the history table \"public\".\"schemagate_history\" exists but is not a schemagate history table",
+        );
+        r.stderr_has("columns [x]");
+    }
     assert!(!db.table_exists("a"));
 }

@@ -64,8 +64,10 @@ fn status_lists_states_in_text_and_json() {
     let json = db.sg(dir.path()).args(&["status", "--format", "json"]).run();
     json.assert_code(0);
     let doc: serde_json::Value = serde_json::from_str(&json.stdout).expect("stdout is only the JSON document");
-    assert_eq!(doc["database_version"], 2);
-    assert_eq!(doc["head_version"], 3);
+    // Versions are their canonical text (1.1 is a version too).
+    assert_eq!(doc["database_version"], "2");
+    assert_eq!(doc["head_version"], "3");
+    assert_eq!(doc["migrations"][0]["version"], "1");
     let states: Vec<&str> = doc["migrations"]
         .as_array()
         .unwrap()
@@ -231,14 +233,14 @@ fn no_transaction_files_run_statement_by_statement_and_failures_block() {
         assert!(
             blocked
                 .stderr
-                .contains("DELETE FROM \"schemagate_history\" WHERE version = 2"),
+                .contains("DELETE FROM \"public\".\"schemagate_history\" WHERE migration_version = '2'"),
             "{}",
             blocked.stderr
         );
     }
     // Fixed by hand as the message says, a rerun completes.
     std::fs::write(dir.path().join("0002_idx.sql"), "-- schemagate:no-transaction\nCREATE INDEX CONCURRENTLY IF NOT EXISTS t_a ON t (a);\nCREATE INDEX CONCURRENTLY t_b ON t (b);\n").unwrap();
-    db.psql("DELETE FROM schemagate_history WHERE version = 2");
+    db.psql("DELETE FROM schemagate_history WHERE migration_version = '2'");
     db.sg(dir.path()).args(&["run"]).run().assert_code(0);
     assert!(db.table_exists("t_b"));
 }

@@ -13,7 +13,7 @@ fn status_states(db: &TestDb, dir: &std::path::Path) -> Vec<String> {
         .as_array()
         .unwrap()
         .iter()
-        .map(|m| format!("{}:{}", m["version"], m["state"].as_str().unwrap()))
+        .map(|m| format!("{}:{}", m["version"].as_str().unwrap(), m["state"].as_str().unwrap()))
         .collect()
 }
 

@@ -7,7 +7,7 @@ use super::{load_and_connect, under_lock, Output};
 use crate::config::Config;
 use crate::db::{history, Access, Session};
 use crate::error::Error;
-use crate::migration::MigrationSet;
+use crate::migration::{MigrationSet, Version};
 use crate::signal::Interrupt;
 
 /// Records `versions` as baseline, refusing a non-empty history.
@@ -15,10 +15,10 @@ pub(super) async fn record_baseline(
     session: &Session,
     set: &MigrationSet,
     config: &Config,
-    versions: &[i64],
+    versions: &[Version],
 ) -> Result<String, Error> {
     let table = &config.history_table;
-    let recorded = history::read_or_create(session, table).await?;
+    let recorded = history::open(session, table).await?;
     if !recorded.is_empty() {
         return Err(Error::Refused(format!(
             "the history table {} already has {} row(s); baseline and import only adopt a database whose history is empty",
@@ -26,11 +26,11 @@ pub(super) async fn record_baseline(
             recorded.rows.len() + recorded.repeatables.len()
         )));
     }
-    let entries: Vec<(i64, String, String)> = set
+    let entries: Vec<(Version, String, String)> = set
         .files
         .iter()
         .filter(|f| versions.contains(&f.version))
-        .map(|f| (f.version, f.name.clone(), f.checksum.clone()))
+        .map(|f| (f.version.clone(), f.name.clone(), f.checksum.clone()))
         .collect();
     history::insert_baseline(session, table, &entries, &config.applied_by).await?;
     let mut out = String::new();
@@ -40,9 +40,14 @@ pub(super) async fn record_baseline(
     Ok(out)
 }
 
-pub async fn baseline(config: &Config, version: i64, interrupt: &Interrupt) -> Result<Output, Error> {
+pub async fn baseline(config: &Config, version: Version, interrupt: &Interrupt) -> Result<Output, Error> {
     let (set, session) = load_and_connect(config, Access::ReadWrite, interrupt).await?;
-    let versions: Vec<i64> = set.files.iter().map(|f| f.version).filter(|v| *v <= version).collect();
+    let versions: Vec<Version> = set
+        .files
+        .iter()
+        .map(|f| f.version.clone())
+        .filter(|v| *v <= version)
+        .collect();
     if versions.is_empty() {
         return Err(Error::Refused(format!(
             "no migration file has a version at or below {version}"

@@ -10,16 +10,17 @@ use crate::config::Config;
 use crate::db::apply::{self, HistoryState, Recorder};
 use crate::db::{history, Access};
 use crate::error::Error;
+use crate::migration::Version;
 use crate::reconcile;
 use crate::signal::Interrupt;
 
-pub async fn down(config: &Config, to: i64, interrupt: &Interrupt) -> Result<Output, Error> {
+pub async fn down(config: &Config, to: Version, interrupt: &Interrupt) -> Result<Output, Error> {
     let (set, session) = load_and_connect(config, Access::ReadWrite, interrupt).await?;
     let table = &config.history_table;
     let work = async {
         let recorded = history::read(&session, table).await?.unwrap_or_default();
         let report = reconcile::reconcile(&set.files, &recorded.rows);
-        let steps = reconcile::down_plan(&set.files, &report, to)
+        let steps = reconcile::down_plan(&set.files, &report, &to)
             .map_err(|lacking| Error::Refused(format!("cannot revert, nothing was changed: {}", lacking.join(", "))))?;
         let recorder = Recorder {
             table,
@@ -29,11 +30,14 @@ pub async fn down(config: &Config, to: i64, interrupt: &Interrupt) -> Result<Out
         };
         let mut out = String::new();
         for step in &steps {
-            apply::apply_down(&session, step.file.version, step.down, &recorder, interrupt).await?;
+            apply::apply_down(&session, &step.file.version, step.down, &recorder, interrupt).await?;
             info!("reverted {}", step.file.file_name);
             let _ = writeln!(out, "reverted {} {}", step.file.version, step.file.name);
         }
-        Ok((out, steps.iter().map(|s| s.file.version).collect::<Vec<i64>>()))
+        Ok((
+            out,
+            steps.iter().map(|s| s.file.version.clone()).collect::<Vec<Version>>(),
+        ))
     };
     let (out, versions) = under_lock(&session, config, interrupt, work).await?;
     Ok(Output {

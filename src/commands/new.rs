@@ -6,6 +6,7 @@ use super::Output;
 use crate::config::Config;
 use crate::error::Error;
 use crate::files;
+use crate::migration::Version;
 
 /// `add Users!` -> `add_users`.
 pub fn slug(name: &str) -> String {
@@ -20,10 +21,14 @@ pub fn slug(name: &str) -> String {
     out.trim_matches('_').to_string()
 }
 
-/// The file name after the highest version, keeping the zero padding in use
-/// (at least four digits).
-pub fn next_file_name(existing: &[(i64, String)], slug: &str) -> String {
-    let next = existing.iter().map(|(v, _)| *v).max().unwrap_or(0) + 1;
+/// The file name after the highest version's first part, keeping the zero
+/// padding in use (at least four digits). `Err` when there is no next whole
+/// number (the highest is already u64::MAX).
+pub fn next_file_name(existing: &[(Version, String)], slug: &str) -> Result<String, String> {
+    let highest = existing.iter().map(|(v, _)| v.major()).max().unwrap_or(0);
+    let next = highest
+        .checked_add(1)
+        .ok_or_else(|| format!("the highest version, {highest}, has no successor; number the file by hand"))?;
     let width = existing
         .iter()
         .map(|(_, f)| {
@@ -35,7 +40,7 @@ pub fn next_file_name(existing: &[(i64, String)], slug: &str) -> String {
         .max()
         .unwrap_or(4)
         .max(4);
-    format!("{next:0width$}_{slug}.sql")
+    Ok(format!("{next:0width$}_{slug}.sql"))
 }
 
 pub fn new_migration(config: &Config, name: &str) -> Result<Output, Error> {
@@ -49,8 +54,13 @@ pub fn new_migration(config: &Config, name: &str) -> Result<Output, Error> {
     let dir = &config.migrations_dir;
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, &e))?;
     let set = files::load_migrations(dir)?;
-    let existing: Vec<(i64, String)> = set.files.iter().map(|f| (f.version, f.file_name.clone())).collect();
-    let path = dir.join(next_file_name(&existing, &slug));
+    let existing: Vec<(Version, String)> = set
+        .files
+        .iter()
+        .map(|f| (f.version.clone(), f.file_name.clone()))
+        .collect();
+    let name = next_file_name(&existing, &slug).map_err(|e| Error::config("NAME", e))?;
+    let path = dir.join(name);
     let mut file = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
@@ -80,14 +90,34 @@ mod tests {
         assert_eq!(slug("x/../y"), "x_y");
     }
 
+    fn v(text: &str) -> Version {
+        text.parse().unwrap()
+    }
+
     #[test]
     fn numbering_keeps_padding() {
-        assert_eq!(next_file_name(&[], "init"), "0001_init.sql");
+        assert_eq!(next_file_name(&[], "init").unwrap(), "0001_init.sql");
         assert_eq!(
-            next_file_name(&[(1, "0001_a.sql".into()), (9, "0009_b.sql".into())], "c"),
+            next_file_name(&[(v("1"), "0001_a.sql".into()), (v("9"), "0009_b.sql".into())], "c").unwrap(),
             "0010_c.sql"
         );
-        assert_eq!(next_file_name(&[(7, "000007_a.sql".into())], "b"), "000008_b.sql");
-        assert_eq!(next_file_name(&[(3, "V3__a.sql".into())], "b"), "0004_b.sql");
+        assert_eq!(
+            next_file_name(&[(v("7"), "000007_a.sql".into())], "b").unwrap(),
+            "000008_b.sql"
+        );
+        assert_eq!(
+            next_file_name(&[(v("3"), "V3__a.sql".into())], "b").unwrap(),
+            "0004_b.sql"
+        );
+        assert_eq!(
+            next_file_name(&[(v("3.1"), "V3.1__a.sql".into())], "b").unwrap(),
+            "0004_b.sql"
+        );
+    }
+
+    #[test]
+    fn the_largest_version_has_no_successor() {
+        let last = [(Version::from_int(u64::MAX), format!("{}_a.sql", u64::MAX))];
+        assert!(next_file_name(&last, "b").unwrap_err().contains("no successor"));
     }
 }

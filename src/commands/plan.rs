@@ -6,7 +6,7 @@ use super::{load_and_connect, Output};
 use crate::config::Config;
 use crate::db::{history, Access};
 use crate::error::Error;
-use crate::migration::TransactionMode;
+use crate::migration::{TransactionMode, Version};
 use crate::reconcile::{self, Target};
 use crate::signal::Interrupt;
 
@@ -33,17 +33,23 @@ fn mode(t: TransactionMode) -> &'static str {
     }
 }
 
-pub async fn plan(config: &Config, target: Option<i64>, sql: ShowSql, interrupt: &Interrupt) -> Result<Output, Error> {
+pub async fn plan(
+    config: &Config,
+    target: Option<Version>,
+    sql: ShowSql,
+    interrupt: &Interrupt,
+) -> Result<Output, Error> {
     let (set, session) = load_and_connect(config, Access::ReadOnly, interrupt).await?;
     let table = &config.history_table;
     let recorded = history::read(&session, table).await?.unwrap_or_default();
     let target = target.map_or(Target::Head, Target::Version);
-    let plan = reconcile::run_plan(&set, &recorded, target, config.out_of_order, &table.quoted())
+    let plan = reconcile::run_plan(&set, &recorded, &target, config.out_of_order, &table.quoted())
         .map_err(Error::Verification)?;
     let mut out = String::new();
     let at = plan
         .report
         .database_version
+        .as_ref()
         .map_or_else(|| "none".to_string(), |v| v.to_string());
     let _ = writeln!(out, "database version: {at}; {} migration(s) to apply", plan.len());
     for file in &plan.files {

@@ -10,15 +10,15 @@ use crate::config::Config;
 use crate::db::apply::{self, HistoryState, Outcome, Recorder};
 use crate::db::{foreign, history, Access, Session};
 use crate::error::Error;
-use crate::migration::MigrationSet;
+use crate::migration::{MigrationSet, Version};
 use crate::reconcile::{self, Target};
 use crate::signal::Interrupt;
 
 /// What a run did.
 struct Done {
-    applied: Vec<i64>,
+    applied: Vec<Version>,
     repeatables: Vec<String>,
-    version: Option<i64>,
+    version: Option<Version>,
 }
 
 impl Done {
@@ -33,7 +33,7 @@ impl Done {
     }
 }
 
-pub async fn run(config: &Config, target: Option<i64>, interrupt: &Interrupt) -> Result<Output, Error> {
+pub async fn run(config: &Config, target: Option<Version>, interrupt: &Interrupt) -> Result<Output, Error> {
     let start = Instant::now();
     let expectations = super::schema_check::load(config)?;
     let target = target.map_or(Target::Head, Target::Version);
@@ -42,12 +42,13 @@ pub async fn run(config: &Config, target: Option<i64>, interrupt: &Interrupt) ->
         &session,
         config,
         interrupt,
-        migrate(&session, &set, config, target, interrupt),
+        migrate(&session, &set, config, &target, interrupt),
     )
     .await?;
     let ms = start.elapsed().as_millis();
     let at = done
         .version
+        .as_ref()
         .map_or_else(|| "no version (no migrations)".to_string(), |v| format!("version {v}"));
     let summary = if done.applied.is_empty() && done.repeatables.is_empty() {
         format!("nothing to apply; database at {at} ({ms} ms)")
@@ -71,11 +72,11 @@ async fn migrate(
     session: &Session,
     set: &MigrationSet,
     config: &Config,
-    target: Target,
+    target: &Target,
     interrupt: &Interrupt,
 ) -> Result<Done, Error> {
     let table = &config.history_table;
-    let recorded = history::read_or_create(session, table).await?;
+    let recorded = history::open(session, table).await?;
     if recorded.is_empty() && !set.files.is_empty() {
         refuse_unadopted(session, set, config).await?;
     }
@@ -116,7 +117,7 @@ async fn migrate(
             info!("applied repeatable {}", file.file_name);
         }
     }
-    let applied: Vec<i64> = plan.files.iter().map(|f| f.version).collect();
+    let applied: Vec<Version> = plan.files.iter().map(|f| f.version.clone()).collect();
     let mut done = confirm(session, set, config, target, &applied).await?;
     done.repeatables = plan.repeatables.iter().map(|r| r.file_name.clone()).collect();
     Ok(done)
@@ -151,8 +152,8 @@ async fn confirm(
     session: &Session,
     set: &MigrationSet,
     config: &Config,
-    target: Target,
-    applied: &[i64],
+    target: &Target,
+    applied: &[Version],
 ) -> Result<Done, Error> {
     let table = &config.history_table;
     let recorded = history::read(session, table).await?.unwrap_or_default();

@@ -8,6 +8,7 @@ use crate::cli::Format;
 use crate::config::Config;
 use crate::db::{history, Access};
 use crate::error::Error;
+use crate::migration::Version;
 use crate::reconcile::{self, Report, State};
 use crate::signal::Interrupt;
 
@@ -33,7 +34,7 @@ pub async fn status(config: &Config, format: Format, interrupt: &Interrupt) -> R
 
 #[derive(Serialize)]
 struct JsonEntry<'a> {
-    version: i64,
+    version: &'a Version,
     name: &'a str,
     state: State,
     checksum: &'a str,
@@ -45,7 +46,7 @@ fn json(report: &Report) -> String {
         .migrations
         .iter()
         .map(|e| JsonEntry {
-            version: e.version,
+            version: &e.version,
             name: &e.name,
             state: e.state,
             checksum: &e.checksum,
@@ -62,11 +63,11 @@ fn json(report: &Report) -> String {
 
 /// A plain table, sized to its content.
 pub fn text(report: &Report) -> String {
-    let fmt_version = |v: Option<i64>| v.map_or_else(|| "none".to_string(), |v| v.to_string());
+    let fmt_version = |v: &Option<Version>| v.as_ref().map_or_else(|| "none".to_string(), Version::to_string);
     let mut out = format!(
         "database version: {}, head version: {}\n",
-        fmt_version(report.database_version),
-        fmt_version(report.head_version)
+        fmt_version(&report.database_version),
+        fmt_version(&report.head_version)
     );
     let name_width = report.migrations.iter().map(|e| e.name.len()).max().unwrap_or(4).max(4);
     out.push_str(&format!(

@@ -33,7 +33,7 @@ pub async fn verify(config: &Config, mode: Mode, format: Format, interrupt: &Int
     loop {
         // A missing history table means nothing is applied; verify never creates it.
         let recorded = history::read(&session, table).await?.unwrap_or_default();
-        let (report, problems) = reconcile::problems_at(&set, &recorded, Target::Head, &table.quoted());
+        let (report, problems) = reconcile::problems_at(&set, &recorded, &Target::Head, &table.quoted());
         if problems.is_empty() {
             let at = report
                 .database_version

@@ -104,10 +104,15 @@ pub enum DbSource {
     PostgresVars,
 }
 
-/// `[schema.]table`, unquoted; quoting happens when SQL is built.
+/// `schema.table`, unquoted; quoting happens when SQL is built. Always
+/// qualified (`public` when no schema is given), so that a migration that
+/// changes `search_path` (every pg_dump file starts with
+/// `set_config('search_path', '', false)`), or a schema named after the role
+/// (`"$user"` comes first in the default search_path), cannot make the same
+/// name mean another table.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TableName {
-    pub schema: Option<String>,
+    pub schema: String,
     pub table: String,
 }
 
@@ -115,37 +120,30 @@ impl TableName {
     pub fn parse(text: &str) -> Result<Self, String> {
         let parts: Vec<&str> = text.split('.').collect();
         let (schema, table) = match parts.as_slice() {
-            [t] => (None, *t),
-            [s, t] => (Some(*s), *t),
+            [t] => ("public", *t),
+            [s, t] => (*s, *t),
             _ => return Err(format!("'{text}' must be TABLE or SCHEMA.TABLE")),
         };
-        for part in schema.iter().chain([&table]) {
+        for part in [schema, table] {
             if part.is_empty() || part.len() > 63 || part.contains('\0') {
                 return Err(format!("'{text}': each name must be 1 to 63 bytes"));
             }
         }
         Ok(TableName {
-            schema: schema.map(str::to_string),
+            schema: schema.to_string(),
             table: table.to_string(),
         })
     }
 
-    /// The name as it appears in SQL, every part quoted.
+    /// The name as it appears in SQL: `"schema"."table"`.
     pub fn quoted(&self) -> String {
-        match &self.schema {
-            Some(s) => format!("{}.{}", quote_ident(s), quote_ident(&self.table)),
-            None => quote_ident(&self.table),
-        }
+        format!("{}.{}", quote_ident(&self.schema), quote_ident(&self.table))
     }
 
     /// The key of the advisory lock: one lock per history table per database.
     pub fn lock_key(&self) -> i64 {
         use sha2::{Digest, Sha256};
-        let name = format!(
-            "schemagate:{}.{}",
-            self.schema.as_deref().unwrap_or("public"),
-            self.table
-        );
+        let name = format!("schemagate:{}.{}", self.schema, self.table);
         let digest = Sha256::digest(name.as_bytes());
         let mut first = [0u8; 8];
         first.copy_from_slice(&digest[..8]);
@@ -488,7 +486,7 @@ mod tests {
         assert_eq!(c.wait_timeout, Duration::from_secs(60));
         assert_eq!(c.connect_timeout, Duration::from_secs(5));
         assert_eq!(c.lock_timeout, Duration::from_secs(300));
-        assert_eq!(c.history_table.quoted(), "\"schemagate_history\"");
+        assert_eq!(c.history_table.quoted(), "\"public\".\"schemagate_history\"");
         assert_eq!(c.migrations_dir, PathBuf::from("./migrations"));
         assert_eq!(c.create_database, CreateDatabase::No);
         assert_eq!(c.out_of_order, OutOfOrder::Refuse);
@@ -553,6 +551,7 @@ mod tests {
     fn hostile_table_names_are_quoted() {
         let t = TableName::parse("x\"; DROP TABLE users; --.h").unwrap();
         assert_eq!(t.quoted(), "\"x\"\"; DROP TABLE users; --\".\"h\"");
+        assert_eq!(TableName::parse("h").unwrap().quoted(), "\"public\".\"h\"");
     }
 
     #[test]

@@ -9,7 +9,7 @@ use tokio_postgres::Statement;
 use super::{db_error, history::sql_for, interruptible, server_error, Param, Session, Unplaced};
 use crate::config::TableName;
 use crate::error::{Error, MigrationFailure};
-use crate::migration::{DownScript, MigrationFile, RepeatableFile, TransactionMode};
+use crate::migration::{DownScript, MigrationFile, RepeatableFile, TransactionMode, Version};
 use crate::signal::Interrupt;
 use crate::sqltext::split_statements;
 
@@ -33,7 +33,7 @@ pub async fn prepare_insert(session: &Session, table: &TableName) -> Result<Stat
     prepare(
         session,
         &sql_for(INSERT_APPLIED, table),
-        &[Type::INT8, Type::TEXT, Type::TEXT, Type::TEXT],
+        &[Type::TEXT, Type::TEXT, Type::TEXT, Type::TEXT],
     )
     .await
 }
@@ -65,7 +65,8 @@ pub enum Outcome {
 /// The SQL being run and where it came from, for error reports.
 struct Unit<'a> {
     file_name: &'a str,
-    version: i64,
+    /// `None` for a repeatable migration.
+    version: Option<&'a Version>,
     sql: &'a str,
     transaction: TransactionMode,
 }
@@ -78,7 +79,7 @@ pub async fn apply(
 ) -> Result<Outcome, Error> {
     let unit = Unit {
         file_name: &file.file_name,
-        version: file.version,
+        version: Some(&file.version),
         sql: &file.sql,
         transaction: file.transaction,
     };
@@ -89,8 +90,8 @@ pub async fn apply(
                     Some(stmt) => stmt.clone(),
                     None => prepare_insert(session, recorder.table).await?,
                 };
-                let params: [&(dyn ToSql + Sync); 4] =
-                    [&file.version, &file.name, &file.checksum, &recorder.applied_by];
+                let version = file.version.to_string();
+                let params: [&(dyn ToSql + Sync); 4] = [&version, &file.name, &file.checksum, &recorder.applied_by];
                 let rows = pipelined(session, &unit, &insert, &params, recorder).await?;
                 Ok(if rows == 0 {
                     Outcome::NotRecorded
@@ -107,14 +108,14 @@ pub async fn apply(
 /// `down`: the down script and the deletion of the history row, together.
 pub async fn apply_down(
     session: &Session,
-    version: i64,
+    version: &Version,
     down: &DownScript,
     recorder: &Recorder<'_>,
     interrupt: &Interrupt,
 ) -> Result<(), Error> {
     let unit = Unit {
         file_name: &down.file_name,
-        version,
+        version: Some(version),
         sql: &down.sql,
         transaction: down.transaction,
     };
@@ -124,12 +125,11 @@ pub async fn apply_down(
                 let delete = prepare(
                     session,
                     &sql_for(super::history::DELETE_VERSION, recorder.table),
-                    &[Type::INT8],
+                    &[Type::TEXT],
                 )
                 .await?;
-                pipelined(session, &unit, &delete, &[&version], recorder)
-                    .await
-                    .map(drop)
+                let text = version.to_string();
+                pipelined(session, &unit, &delete, &[&text], recorder).await.map(drop)
             }
             TransactionMode::None => {
                 run_statements(session, &unit, recorder).await?;
@@ -149,7 +149,7 @@ pub async fn apply_repeatable(
 ) -> Result<Outcome, Error> {
     let unit = Unit {
         file_name: &file.file_name,
-        version: 0,
+        version: None,
         sql: &file.sql,
         transaction: TransactionMode::PerMigration,
     };
@@ -217,8 +217,9 @@ async fn statement_by_statement(
     let result = run_statements(session, unit, recorder).await;
     let ms = start.elapsed().as_millis() as i64;
     let success = result.is_ok();
+    let version = file.version.to_string();
     let params: [Param; 6] = [
-        (&file.version, Type::INT8),
+        (&version, Type::TEXT),
         (&file.name, Type::TEXT),
         (&file.checksum, Type::TEXT),
         (&ms, Type::INT8),
@@ -255,7 +256,7 @@ fn failure(unit: &Unit<'_>, e: &tokio_postgres::Error, offset: usize, recorder: 
         });
     Error::MigrationFailed(Box::new(MigrationFailure {
         file: unit.file_name.to_string(),
-        version: unit.version,
+        version: unit.version.cloned(),
         error,
         non_transactional,
         advice,

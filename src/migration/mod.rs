@@ -2,6 +2,9 @@
 //! contents in, files or problems out (`crate::files` reads the directory).
 
 pub mod layout;
+pub mod version;
+
+pub use version::Version;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -13,7 +16,7 @@ use sha2::{Digest, Sha256};
 /// cannot confuse "what we have" with "what was applied".
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MigrationFile {
-    pub version: i64,
+    pub version: Version,
     pub name: String,
     pub file_name: String,
     /// The text sent to the server: the file with CRLF normalised to LF.
@@ -65,8 +68,8 @@ pub enum TransactionMode {
 pub enum FileProblem {
     BadName { file: String, reason: String },
     BadContent { file: String, reason: String },
-    DuplicateVersion { version: i64, files: Vec<String> },
-    DuplicateDown { version: i64, files: Vec<String> },
+    DuplicateVersion { version: Version, files: Vec<String> },
+    DuplicateDown { version: Version, files: Vec<String> },
     OrphanDown { file: String },
     Unreadable { file: String, reason: String },
 }
@@ -101,11 +104,11 @@ impl fmt::Display for FileProblem {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum NameKind {
     Up {
-        version: i64,
+        version: Version,
         name: String,
     },
     Down {
-        version: i64,
+        version: Version,
     },
     Repeatable {
         name: String,
@@ -130,19 +133,7 @@ pub fn parse_name(file_name: &str) -> Result<NameKind, String> {
     } else {
         (stem.strip_suffix(".up").unwrap_or(stem), false)
     };
-    let body = stem.strip_prefix('V').unwrap_or(stem);
-    let digits_end = body.find(|c: char| !c.is_ascii_digit()).unwrap_or(body.len());
-    if digits_end == 0 {
-        return Err("the name does not start with a version number".into());
-    }
-    let version: i64 = body[..digits_end]
-        .parse()
-        .map_err(|_| "the version number is too large".to_string())?;
-    let rest = &body[digits_end..];
-    let name = rest
-        .strip_prefix("__")
-        .or_else(|| rest.strip_prefix('_'))
-        .ok_or_else(|| "the version must be followed by '_' or '__' and a name".to_string())?;
+    let (version, name) = split_version(stem)?;
     if name.is_empty() {
         return Err("the name after the version is empty".into());
     }
@@ -153,6 +144,34 @@ pub fn parse_name(file_name: &str) -> Result<NameKind, String> {
         version,
         name: name.to_string(),
     })
+}
+
+/// The version and the name of a stem. Flyway's `V<version>__<name>`, where
+/// `_` inside the version stands for a dot (`V2_1__x` is version 2.1, as
+/// Flyway reads it); otherwise a version of digits and dots, then `_` or
+/// `__`, then the name (`0001_x`, `1.1__x`, `V3_x`).
+fn split_version(stem: &str) -> Result<(Version, &str), String> {
+    let flyway = stem
+        .strip_prefix('V')
+        .and_then(|body| body.split_once("__"))
+        .filter(|(v, _)| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit() || b == b'.' || b == b'_'));
+    if let Some((version, name)) = flyway {
+        return Ok((Version::parse_with(version, &['.', '_'])?, name));
+    }
+    let body = stem.strip_prefix('V').unwrap_or(stem);
+    let end = body
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(body.len());
+    if end == 0 {
+        return Err("the name does not start with a version number".into());
+    }
+    let version = Version::parse_with(&body[..end], &['.'])?;
+    let rest = &body[end..];
+    let name = rest
+        .strip_prefix("__")
+        .or_else(|| rest.strip_prefix('_'))
+        .ok_or_else(|| "the version must be followed by '_' or '__' and a name".to_string())?;
+    Ok((version, name))
 }
 
 /// SHA-256 hex of the text with CRLF normalised to LF, so that a Windows
@@ -191,7 +210,7 @@ pub fn transaction_mode(sql: &str) -> TransactionMode {
 pub fn build_set(entries: Vec<(String, String)>) -> Result<MigrationSet, Vec<FileProblem>> {
     let mut problems = Vec::new();
     let mut set = MigrationSet::default();
-    let mut down_files: BTreeMap<i64, Vec<DownScript>> = BTreeMap::new();
+    let mut down_files: BTreeMap<Version, Vec<DownScript>> = BTreeMap::new();
     for (file_name, raw) in entries {
         let text = normalize(&raw);
         let bad_content = |reason: String| FileProblem::BadContent {
@@ -237,7 +256,7 @@ pub fn build_set(entries: Vec<(String, String)>) -> Result<MigrationSet, Vec<Fil
     }
 }
 
-fn up_file(version: i64, name: String, file_name: &str, text: &str) -> Result<MigrationFile, String> {
+fn up_file(version: Version, name: String, file_name: &str, text: &str) -> Result<MigrationFile, String> {
     let s = layout::sections(text, transaction_mode(text))?;
     let down = s.down.map(|sql| DownScript {
         file_name: file_name.to_string(),
@@ -260,7 +279,7 @@ fn duplicates(files: &[MigrationFile]) -> Vec<FileProblem> {
         .chunk_by(|a, b| a.version == b.version)
         .filter(|group| group.len() > 1)
         .map(|group| FileProblem::DuplicateVersion {
-            version: group[0].version,
+            version: group[0].version.clone(),
             files: group.iter().map(|f| f.file_name.clone()).collect(),
         })
         .collect()
@@ -269,7 +288,7 @@ fn duplicates(files: &[MigrationFile]) -> Vec<FileProblem> {
 /// Pairs `.down.sql` files with their up files. Two downs for one version
 /// (a file and a section, say) are ambiguous; a down without an up is a
 /// broken chain.
-fn attach_downs(files: &mut [MigrationFile], downs: BTreeMap<i64, Vec<DownScript>>) -> Vec<FileProblem> {
+fn attach_downs(files: &mut [MigrationFile], downs: BTreeMap<Version, Vec<DownScript>>) -> Vec<FileProblem> {
     let mut problems = Vec::new();
     for (version, mut scripts) in downs {
         let Some(up) = files.iter_mut().find(|f| f.version == version) else {
@@ -297,21 +316,26 @@ fn attach_downs(files: &mut [MigrationFile], downs: BTreeMap<i64, Vec<DownScript
 mod tests {
     use super::*;
 
-    fn up(version: i64, name: &str) -> NameKind {
+    fn up(version: &str, name: &str) -> NameKind {
         NameKind::Up {
-            version,
+            version: version.parse().unwrap(),
             name: name.into(),
         }
     }
 
     #[test]
     fn accepts_the_documented_layouts() {
-        assert_eq!(parse_name("0001_init.sql"), Ok(up(1, "init")));
-        assert_eq!(parse_name("0002__add_users.sql"), Ok(up(2, "add_users")));
-        assert_eq!(parse_name("V3__flyway.sql"), Ok(up(3, "flyway")));
-        assert_eq!(parse_name("20240101120000_ts.sql"), Ok(up(20240101120000, "ts")));
-        assert_eq!(parse_name("0004_x.up.sql"), Ok(up(4, "x")));
-        assert_eq!(parse_name("0004_x.down.sql"), Ok(NameKind::Down { version: 4 }));
+        assert_eq!(parse_name("0001_init.sql"), Ok(up("1", "init")));
+        assert_eq!(parse_name("0002__add_users.sql"), Ok(up("2", "add_users")));
+        assert_eq!(parse_name("V3__flyway.sql"), Ok(up("3", "flyway")));
+        assert_eq!(parse_name("20240101120000_ts.sql"), Ok(up("20240101120000", "ts")));
+        assert_eq!(parse_name("0004_x.up.sql"), Ok(up("4", "x")));
+        assert_eq!(
+            parse_name("0004_x.down.sql"),
+            Ok(NameKind::Down {
+                version: Version::from_int(4)
+            })
+        );
         assert_eq!(parse_name("README.md"), Ok(NameKind::Ignored));
         assert_eq!(parse_name("schema.json"), Ok(NameKind::Ignored));
         assert_eq!(
@@ -376,8 +400,8 @@ mod tests {
             ("0001_a.sql".to_string(), String::new()),
         ];
         let set = build_set(entries).unwrap();
-        let versions: Vec<i64> = set.files.iter().map(|f| f.version).collect();
-        assert_eq!(versions, vec![1, 9, 10]);
+        let versions: Vec<String> = set.files.iter().map(|f| f.version.to_string()).collect();
+        assert_eq!(versions, ["1", "9", "10"]);
     }
 
     #[test]

@@ -316,13 +316,14 @@ impl TestDb<'_> {
     pub fn psql(&self, sql: &str) -> String {
         self.cluster.psql(&self.name, sql)
     }
-    /// The history rows as `version|name|success` lines.
+    /// The history rows as `version|name|success` lines, by version.
     pub fn history(&self) -> Vec<String> {
         self.history_of("schemagate_history")
     }
     pub fn history_of(&self, table: &str) -> Vec<String> {
         self.psql(&format!(
-            "SELECT version || '|' || name || '|' || success FROM {table} ORDER BY version"
+            "SELECT migration_version || '|' || name || '|' || success FROM {table} \
+             ORDER BY string_to_array(migration_version, '.')::numeric[] NULLS LAST"
         ))
         .lines()
         .map(str::to_string)

@@ -1,2 +1,2 @@
 -- `repair` (failed or forgotten rows) and `down` (inside the down transaction).
-DELETE FROM {table} WHERE version = $1
+DELETE FROM {table} WHERE migration_version = $1

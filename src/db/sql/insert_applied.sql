@@ -3,9 +3,11 @@
 -- nothing when the file ended our transaction itself (a COMMIT or ROLLBACK in
 -- the file): the transaction-local setting is gone by then, so the row can
 -- never be committed without the migration. Run then reports the version as
--- not recorded (exit 6) instead of looping (seed 000).
-INSERT INTO {table} (version, name, checksum, kind, applied_at, execution_ms, success, applied_by)
-SELECT $1, $2, $3, 'sql', clock_timestamp(),
-       (extract(epoch FROM clock_timestamp() - now()) * 1000)::bigint, true, $4
-WHERE current_setting('schemagate.in_migration', true) = 'on'
-RETURNING version
+-- not recorded (exit 6) instead of looping (seed 000). Functions are
+-- qualified with pg_catalog: the file may have changed search_path.
+INSERT INTO {table} (migration_version, name, checksum, kind, applied_at, finished_at, execution_ms, success, applied_by)
+SELECT $1, $2, $3, 'sql', pg_catalog.now(), pg_catalog.clock_timestamp(),
+       (extract(epoch FROM pg_catalog.clock_timestamp() - pg_catalog.now()) * 1000)::bigint,
+       true, $4
+WHERE pg_catalog.current_setting('schemagate.in_migration', true) = 'on'
+RETURNING migration_version

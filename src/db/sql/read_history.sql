@@ -1,13 +1,15 @@
--- Every history row: versioned ones by version, then repeatables by name.
--- Times are formatted by the server (RFC 3339, UTC) so the client needs no
--- date library.
-SELECT version,
+-- Every history row (format 2), in the order they were written; the client
+-- sorts versions part by part. Times are formatted by the server (RFC 3339,
+-- UTC) so the client needs no date library.
+SELECT migration_version,
        name,
        checksum,
        kind,
-       to_char(applied_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS applied_at,
+       pg_catalog.to_char(applied_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS applied_at,
        execution_ms,
        success,
-       applied_by
+       applied_by,
+       finished_at IS NOT NULL AS finished,
+       restore_point
 FROM {table}
-ORDER BY version NULLS LAST, name
+ORDER BY id

@@ -3,11 +3,12 @@
 -- happens if the file ended our transaction itself.
 WITH previous AS (
     DELETE FROM {table}
-    WHERE version IS NULL AND name = $1
-      AND current_setting('schemagate.in_migration', true) = 'on'
+    WHERE migration_version IS NULL AND name = $1
+      AND pg_catalog.current_setting('schemagate.in_migration', true) = 'on'
 )
-INSERT INTO {table} (version, name, checksum, kind, applied_at, execution_ms, success, applied_by)
-SELECT NULL, $1, $2, 'repeatable', clock_timestamp(),
-       (extract(epoch FROM clock_timestamp() - now()) * 1000)::bigint, true, $3
-WHERE current_setting('schemagate.in_migration', true) = 'on'
+INSERT INTO {table} (migration_version, name, checksum, kind, applied_at, finished_at, execution_ms, success, applied_by)
+SELECT NULL, $1, $2, 'repeatable', pg_catalog.now(), pg_catalog.clock_timestamp(),
+       (extract(epoch FROM pg_catalog.clock_timestamp() - pg_catalog.now()) * 1000)::bigint,
+       true, $3
+WHERE pg_catalog.current_setting('schemagate.in_migration', true) = 'on'
 RETURNING name

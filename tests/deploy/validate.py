@@ -238,6 +238,85 @@ def assert_helm_hooks(docs: list[dict]) -> None:
 
 
 # --------------------------------------------------------------------------
+# Argo CD: in which phase and wave each object is applied (gitops-engine:
+# sync_phase.go, sync_tasks.go, syncwaves/waves.go, hook/helm/type.go).
+
+ARGO_PHASES = {"PreSync": 0, "Sync": 1, "PostSync": 2}
+HELM_TO_ARGO = {"pre-install": "PreSync", "pre-upgrade": "PreSync", "post-install": "PostSync", "post-upgrade": "PostSync"}
+
+
+def argo_slot(doc: dict) -> tuple[int, int] | None:
+    """(phase, wave) in which Argo CD applies doc; None if it never does.
+
+    An argocd.argoproj.io/hook annotation wins and makes Argo CD ignore the
+    Helm hook annotations; a Helm hook maps pre-* to PreSync and post-* to
+    PostSync and is skipped when none of its types maps (e.g. `test`). The
+    wave is argocd.argoproj.io/sync-wave, else helm.sh/hook-weight, else 0.
+    Ordinary resources are applied in the Sync phase.
+    """
+    ann = doc["metadata"].get("annotations") or {}
+    wave = int(ann.get("argocd.argoproj.io/sync-wave", ann.get("helm.sh/hook-weight", "0")))
+    if "argocd.argoproj.io/hook" in ann:
+        types = [t.strip() for t in ann["argocd.argoproj.io/hook"].split(",")]
+    elif "helm.sh/hook" in ann:
+        types = [HELM_TO_ARGO.get(t.strip(), "") for t in ann["helm.sh/hook"].split(",")]
+    else:
+        return ARGO_PHASES["Sync"], wave
+    phases = [ARGO_PHASES[t] for t in types if t in ARGO_PHASES]
+    return (min(phases), wave) if phases else None
+
+
+def is_argo_hook(doc: dict) -> bool:
+    ann = doc["metadata"].get("annotations") or {}
+    return "argocd.argoproj.io/hook" in ann or "helm.sh/hook" in ann
+
+
+def mounted_objects(doc: dict) -> set[tuple[str, str]]:
+    """(kind, name) of the ConfigMaps and Secrets a workload mounts."""
+    out = set()
+    for v in (pod_spec(doc) or {}).get("volumes") or []:
+        if "configMap" in v:
+            out.add(("ConfigMap", v["configMap"]["name"]))
+        if "secret" in v:
+            out.add(("Secret", v["secret"]["secretName"]))
+        for src in (v.get("projected") or {}).get("sources") or []:
+            if "configMap" in src:
+                out.add(("ConfigMap", src["configMap"]["name"]))
+            if "secret" in src:
+                out.add(("Secret", src["secret"]["name"]))
+    return out
+
+
+def assert_argo_order(docs: list[dict]) -> None:
+    """Under Argo CD, whatever a migration Job mounts from this same rendering
+    exists before the Job (an earlier phase, or an earlier wave of the same
+    phase, since Argo CD waits for a wave to be healthy before the next), and
+    the Job completes before the Deployments are applied."""
+    by_key = {(d["kind"], d["metadata"]["name"]): d for d in docs}
+    jobs = [d for d in docs if d["kind"] == "Job"]
+    for job in jobs:
+        where = f"Job/{job['metadata']['name']}"
+        slot = argo_slot(job)
+        assert slot is not None, f"{where}: Argo CD would never run it"
+        assert is_argo_hook(job), f"{where}: must be an Argo CD hook (a Job template is immutable)"
+        for key in sorted(mounted_objects(job)):
+            dep = by_key.get(key)
+            if dep is None:
+                continue  # created outside this rendering, e.g. the database Secret
+            dslot = argo_slot(dep)
+            assert dslot is not None and dslot < slot, (
+                f"{where} (phase, wave) {slot} mounts {key[0]}/{key[1]} applied at {dslot}: "
+                "Argo CD would start the Job before it exists"
+            )
+        for d in docs:
+            if d["kind"] in ("Deployment", "StatefulSet"):
+                dslot = argo_slot(d)
+                assert dslot is not None and dslot > slot, (
+                    f"{d['kind']}/{d['metadata']['name']} at {dslot} is applied before {where} at {slot} completes"
+                )
+
+
+# --------------------------------------------------------------------------
 # deploy/k8s
 
 
@@ -288,6 +367,61 @@ for d in kustomizations():
             for v in (pod_spec(x) or {}).get("volumes") or []:
                 if "configMap" in v:
                     assert v["configMap"]["name"] == cms[0]["metadata"]["name"], "hashed ConfigMap name not wired"
+        assert_argo_order(docs)
+
+
+def kustomize(d: Path) -> list[dict]:
+    proc = subprocess.run([KUBECTL, "kustomize", str(d)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    return docs_of(proc.stdout)
+
+
+def annotations(doc: dict) -> dict:
+    return doc["metadata"].get("annotations") or {}
+
+
+@check("kustomize job-and-app: Argo CD annotations and waves (ConfigMap -2, Job Sync hook -1, app 0)")
+def _():
+    if not KUBECTL:
+        raise AssertionError("kubectl not found (kubectl kustomize builds the overlays)")
+    docs = kustomize(K8S / "job-and-app")
+    job = next(d for d in docs if d["kind"] == "Job")
+    cm = next(d for d in docs if d["kind"] == "ConfigMap")
+    app = next(d for d in docs if d["kind"] == "Deployment")
+    assert annotations(job) == {
+        "argocd.argoproj.io/hook": "Sync",
+        "argocd.argoproj.io/sync-wave": "-1",
+        "argocd.argoproj.io/hook-delete-policy": "BeforeHookCreation",
+    }, annotations(job)
+    assert annotations(cm) == {
+        "argocd.argoproj.io/sync-wave": "-2",
+        "argocd.argoproj.io/sync-options": "PruneLast=true",
+    }, annotations(cm)
+    assert not is_argo_hook(cm) and not is_argo_hook(app), "ConfigMap and app are ordinary resources"
+    assert (argo_slot(cm), argo_slot(job), argo_slot(app)) == ((1, -2), (1, -1), (1, 0))
+    # The order check bites on the layouts this one replaced.
+    for what, mutate in {
+        "Job as a PreSync hook (the deadlock of issue 13)": lambda: job["metadata"]["annotations"].update(
+            {"argocd.argoproj.io/hook": "PreSync"}
+        ),
+        "ConfigMap in the Job's wave": lambda: cm["metadata"]["annotations"].update(
+            {"argocd.argoproj.io/sync-wave": "-1"}
+        ),
+        "ConfigMap without a wave": lambda: cm["metadata"]["annotations"].pop("argocd.argoproj.io/sync-wave"),
+        "app before the Job": lambda: app["metadata"].setdefault("annotations", {}).update(
+            {"argocd.argoproj.io/sync-wave": "-5"}
+        ),
+        "Job not a hook": lambda: job["metadata"].update(annotations={}),
+    }.items():
+        saved = copy.deepcopy([job["metadata"], cm["metadata"], app["metadata"]])
+        mutate()
+        try:
+            assert_argo_order(docs)
+        except AssertionError:
+            pass
+        else:
+            raise AssertionError(f"assert_argo_order misses: {what}")
+        job["metadata"], cm["metadata"], app["metadata"] = saved
 
 
 # --------------------------------------------------------------------------
@@ -348,6 +482,7 @@ for vf in [None, *VALUES_FILES]:
             kubernetes_validate([out])
             assert_all(docs)
             assert_helm_hooks(docs)
+            assert_argo_order(docs)
 
 
 @check("helm render: migrations.files land byte for byte in the ConfigMap")

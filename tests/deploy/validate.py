@@ -1062,6 +1062,68 @@ def _():
     assert "| `image.repository` |" in table and "| `schemagate.extraEnv` |" in table, table[:300]
 
 
+def doc_tables(text: str, header: str) -> list[list[str]]:
+    """The body rows (cells) of every Markdown table whose header row starts with `header`."""
+    rows, inside = [], False
+    for line in text.splitlines():
+        if line.startswith(header):
+            inside = True
+        elif inside and line.startswith("|") and not line.startswith("|---"):
+            rows.append([c.strip() for c in line.strip()[1:-1].split("|")])
+        elif not line.startswith("|"):
+            inside = False
+    return rows
+
+
+def ticked(cell: str) -> str | None:
+    m = re.search(r"`([^`]+)`", cell)
+    return m.group(1) if m else None
+
+
+@check("READMEs: the hook tables say what the chart and the kustomize layout render")
+def _():
+    full = render(merged(load_values(CHART / "ci" / "configmap-values.yaml"), {
+        "database": {"createSecret": {"enabled": True, "password": "x"}},
+        "networkPolicy": {"enabled": True, "database": [{"ipBlock": {"cidr": "10.0.0.0/8"}}]},
+    }))
+    full += [d for d in render(merged(BASE, {"exampleApp": {"enabled": True}})) if d["kind"] == "Deployment"]
+    by_key = {(d["kind"], d["metadata"]["name"]): d for d in full}
+    weight = hook_weight(one(full, "Job"))
+    for readme in (CHART / "README.md", ROOT / "deploy" / "README.md"):
+        rows = doc_tables(readme.read_text(), "| object | `helm.sh/hook` |")
+        assert len(rows) >= 6, f"{readme}: hook table not found"
+        seen = set()
+        for obj, hook, w, policy in rows:
+            key = (obj.split()[0], ticked(obj).replace("<release>", "shop"))
+            d = by_key.get(key)
+            assert d is not None, f"{readme.name}: {key} is not rendered"
+            seen.add(key)
+            if hook == "(ordinary resource)":
+                assert not hook_types(d), f"{readme.name}: {key} is a hook"
+                continue
+            assert ticked(hook) == annotations(d).get("helm.sh/hook"), f"{readme.name}: {key} hook {hook}"
+            m = re.fullmatch(r"`job\.hookWeight`(?:\s*[-−]\s*(\d+))?(?:\s*\(.*\))?", w)
+            assert m, f"{readme.name}: {key} weight {w!r}"
+            assert hook_weight(d) == weight - int(m.group(1) or 0), f"{readme.name}: {key} weight {w}"
+            assert ticked(policy) == annotations(d).get("helm.sh/hook-delete-policy"), f"{readme.name}: {key} policy {policy}"
+        missing = {k for k in by_key if k not in seen and k[0] != "Deployment"} - {("Deployment", "shop-schemagate-example-app")}
+        assert not missing, f"{readme.name}: rendered but not in the table: {missing}"
+    if not KUBECTL:
+        raise AssertionError("kubectl not found (kubectl kustomize builds the overlays)")
+    docs = kustomize(K8S / "job-and-app")
+    rows = doc_tables((ROOT / "deploy" / "README.md").read_text(), "| object | `argocd.argoproj.io/hook` |")
+    assert len(rows) == 3, rows
+    for obj, hook, wave, other in rows:
+        kind, name = obj.split()[0], ticked(obj).replace("<hash>", "")
+        d = one(docs, kind, lambda d: d["metadata"]["name"].startswith(name))
+        ann = annotations(d)
+        assert (ticked(hook) if hook != "(ordinary resource)" else None) == ann.get("argocd.argoproj.io/hook"), (obj, ann)
+        assert int(ticked(wave)) == argo_slot(d)[1], (obj, ann)
+        if other:
+            k, v = ticked(other).split(": ")
+            assert ann.get(f"argocd.argoproj.io/{k}") == v, (obj, ann)
+
+
 for bad in sorted(BAD_VALUES.glob("*.yaml")):
 
     @check(f"values.schema.json / templates reject {bad.name}")

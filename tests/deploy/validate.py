@@ -807,16 +807,18 @@ def _():
     for name, entry in props.items():
         assert entry.get("type") == "string" and entry.get("description"), f"{name}: {entry}"
         assert set(entry) <= {"type", "description", "pattern", "enum"}, f"{name}: {sorted(entry)}"
-    # Every variable that is not set by the chart itself passes through extraEnv.
+    # Every variable that is not set by the chart itself passes through
+    # extraEnv, to every schemagate container (valueFrom: no value to check,
+    # so this holds for whatever variables the list grows).
     chart_set = set(env_of(container(one(render(BASE), "Job"))))
+    assert {"SCHEMAGATE_WAIT_TIMEOUT", "SCHEMAGATE_LOCK_TIMEOUT"} <= chart_set, chart_set
     for name in sorted(KNOWN_SCHEMAGATE_VARS - chart_set):
-        example = (props[name].get("enum") or ["x"])[0]
-        if "pattern" in props[name]:
-            example = {"SCHEMAGATE_SCHEMAS": "public", "SCHEMAGATE_HISTORY_TABLE": "ops.history"}.get(name, "1s")
-        docs = render(merged(BASE, {"schemagate": {"extraEnv": [{"name": name, "value": example}]}}))
-        for d in docs:
-            for c in schemagate_containers(d):
-                assert env_of(c).get(name) == example, f"{name} not passed to {d['kind']}/{d['metadata']['name']}"
+        entry = {"name": name, "valueFrom": {"configMapKeyRef": {"name": "schemagate-settings", "key": name.lower()}}}
+        docs = render(merged(BASE, {"exampleApp": {"enabled": True}, "schemagate": {"extraEnv": [entry]}}))
+        containers = [(d, c) for d in docs for c in schemagate_containers(d)]
+        assert len(containers) == 3, [d["kind"] for d, _ in containers]
+        for d, c in containers:
+            assert entry in c["env"], f"{name} not passed to {d['kind']}/{d['metadata']['name']}"
     # And the list is not a copy: a name that is not in it is rejected, by
     # the templates and by assert_schemagate_container.
     msg = render_error(merged(BASE, {"schemagate": {"extraEnv": [{"name": "SCHEMAGATE_SCHEMA", "value": "public"}]}}))

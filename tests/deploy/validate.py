@@ -827,20 +827,47 @@ def _():
 
 @check("helm: extraEnv values are checked by $defs.schemagateSettings (pattern, enum), valueFrom passes")
 def _():
+    def extra(*entries: dict) -> dict:
+        return merged(BASE, {"schemagate": {"extraEnv": list(entries)}})
+
     for name, value, expect in [
-        ("SCHEMAGATE_STRICT_SCHEMA", "maybe", "is not one of"),
-        ("SCHEMAGATE_CREATE_DATABASE", "sometimes", "is not one of"),
-        ("SCHEMAGATE_SCHEMAS", " , ", "does not match"),
-        ("SCHEMAGATE_HISTORY_TABLE", "a.b.c", "does not match"),
         ("SCHEMAGATE_WAIT_TIMEOUT", "10m", "is set by the chart"),
         ("POSTGRES_HOST", "db", "is set by the chart"),
     ]:
-        msg = render_error(merged(BASE, {"schemagate": {"extraEnv": [{"name": name, "value": value}]}}))
+        msg = render_error(extra({"name": name, "value": value}))
         assert expect in msg and name in msg, f"{name}={value!r}: {msg}"
+    # Every enum and pattern of the list, as it stands, is applied.
+    chart_set = set(env_of(container(one(render(BASE), "Job"))))
+    checked = 0
+    for name, entry in sorted(SETTINGS["properties"].items()):
+        if name in chart_set:
+            continue
+        if "enum" in entry:
+            render(extra({"name": name, "value": entry["enum"][-1]}))
+            msg = render_error(extra({"name": name, "value": "not-one-of-them"}))
+            assert f'{name}="not-one-of-them" is not one of' in msg, msg
+            checked += 1
+        if "pattern" in entry:
+            bad = next((v for v in ("", " ", "not a value!", "a.b.c.d") if not re.search(entry["pattern"], v)), None)
+            if bad is not None:
+                assert "does not match" in render_error(extra({"name": name, "value": bad})), name
+                checked += 1
+    assert checked, "no enum or pattern to check outside the chart's own variables"
+    # The pattern mechanism, on a copy whose list gives SCHEMAGATE_SCHEMAS one.
+    copy_dir = OUT / "patterned" / "schemagate"
+    shutil.rmtree(copy_dir.parent, ignore_errors=True)
+    shutil.copytree(CHART, copy_dir, symlinks=True)
+    schema = json.loads((copy_dir / "values.schema.json").read_text())
+    schema["$defs"]["schemagateSettings"]["properties"]["SCHEMAGATE_SCHEMAS"]["pattern"] = "^[a-z_*]+(,[a-z_*]+)*$"
+    (copy_dir / "values.schema.json").write_text(json.dumps(schema))
+    render(extra({"name": "SCHEMAGATE_SCHEMAS", "value": "public,app_*"}), chart=copy_dir)
+    msg = render_error(extra({"name": "SCHEMAGATE_SCHEMAS", "value": "public, app"}), chart=copy_dir)
+    assert 'SCHEMAGATE_SCHEMAS="public, app" does not match ^[a-z_*]+(,[a-z_*]+)*$' in msg, msg
+    # valueFrom has no value to check; value and valueFrom together are refused.
     ref = {"name": "SCHEMAGATE_SCHEMAS", "valueFrom": {"configMapKeyRef": {"name": "sg", "key": "schemas"}}}
-    env = env_of(container(one(render(merged(BASE, {"schemagate": {"extraEnv": [ref]}})), "Job")))
+    env = env_of(container(one(render(extra(ref)), "Job")))
     assert "SCHEMAGATE_SCHEMAS" in env, env
-    msg = render_error(merged(BASE, {"schemagate": {"extraEnv": [{**ref, "value": "public"}]}}))
+    msg = render_error(extra({**ref, "value": "public"}))
     assert "extraEnv" in msg, msg
 
 

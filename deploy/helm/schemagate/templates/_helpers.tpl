@@ -27,10 +27,11 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end }}
 
 {{- define "schemagate.image" -}}
+{{- $repository := required "image.repository is required: the image built from docker/Dockerfile with your migrations baked in (or set migrations.source=configMap), e.g. --set image.repository=registry.example.com/shop/schemagate" .Values.image.repository -}}
 {{- if .Values.image.digest -}}
-{{ .Values.image.repository }}@{{ .Values.image.digest }}
+{{ $repository }}@{{ .Values.image.digest }}
 {{- else -}}
-{{ .Values.image.repository }}:{{ .Values.image.tag | default .Chart.AppVersion }}
+{{ $repository }}:{{ .Values.image.tag | default .Chart.AppVersion }}
 {{- end -}}
 {{- end }}
 
@@ -46,32 +47,79 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{ include "schemagate.fullname" . }}-migrations
 {{- end }}
 
-{{/* Restricted Pod Security Standard, pod level. */}}
-{{- define "schemagate.podSecurityContext" -}}
-runAsNonRoot: true
-runAsUser: 65532
-runAsGroup: 65532
-fsGroup: 65532
-seccompProfile:
-  type: RuntimeDefault
+{{/* Where the CA bundle is mounted; empty without one. */}}
+{{- define "schemagate.caPath" -}}
+{{- if or .Values.database.sslrootcert.secretName .Values.database.sslrootcert.configMapName -}}
+/etc/schemagate/ca/{{ .Values.database.sslrootcert.key }}
+{{- end -}}
 {{- end }}
 
-{{/* Restricted Pod Security Standard, container level. */}}
-{{- define "schemagate.containerSecurityContext" -}}
-allowPrivilegeEscalation: false
-readOnlyRootFilesystem: true
-runAsNonRoot: true
-runAsUser: 65532
-runAsGroup: 65532
-capabilities:
-  drop:
-    - ALL
-seccompProfile:
-  type: RuntimeDefault
+{{/*
+The $defs.schemagateSettings block of values.schema.json: the one list of
+SCHEMAGATE_* variables. files/values.schema.json is a symbolic link to
+../values.schema.json (Helm keeps the schema itself out of .Files; a packaged
+chart holds a copy).
+*/}}
+{{- define "schemagate.settings" -}}
+{{- $schema := .Files.Get "files/values.schema.json" | fromJson -}}
+{{- $settings := dig "$defs" "schemagateSettings" "properties" dict $schema -}}
+{{- if not $settings -}}
+{{- fail "files/values.schema.json has no $defs.schemagateSettings: it must be a symbolic link to ../values.schema.json (or, in a packaged chart, a copy of it)" -}}
+{{- end -}}
+{{- toJson $settings -}}
 {{- end }}
 
-{{/* Connection settings, shared by the Job and the example app's initContainer. */}}
-{{- define "schemagate.connectionEnv" -}}
+{{/* A duration (250ms, 30s, 5m, 1h, bare seconds) in seconds. */}}
+{{- define "schemagate.seconds" -}}
+{{- $text := toString . -}}
+{{- $number := regexFind "^[0-9]+(\\.[0-9]+)?" $text | float64 -}}
+{{- $unit := regexReplaceAll "^[0-9]+(\\.[0-9]+)?" $text "" -}}
+{{- if eq $unit "ms" }}{{ divf $number 1000 }}
+{{- else if eq $unit "m" }}{{ mulf $number 60 }}
+{{- else if eq $unit "h" }}{{ mulf $number 3600 }}
+{{- else }}{{ $number }}
+{{- end -}}
+{{- end }}
+
+{{/*
+The connection URL stored by createSecret. With a mounted CA it must verify
+(sslmode=verify-ca or verify-full) and it gets sslrootcert=<the mounted CA>,
+since schemagate reads sslrootcert only from the URL once a URL is set. No
+message here may show the URL: it holds the password.
+*/}}
+{{- define "schemagate.secretUrl" -}}
+{{- $url := .Values.database.createSecret.url -}}
+{{- $ca := include "schemagate.caPath" . -}}
+{{- if $ca -}}
+{{- $isUrl := regexMatch "^postgres(ql)?://" $url -}}
+{{- $mode := "" -}}
+{{- $root := "" -}}
+{{- if $isUrl -}}
+{{- $mode = regexReplaceAll "^[?&]sslmode=" (regexFind "[?&]sslmode=[^&]*" $url) "" -}}
+{{- $root = regexReplaceAll "^[?&]sslrootcert=" (regexFind "[?&]sslrootcert=[^&]*" $url) "" -}}
+{{- else -}}
+{{- $mode = regexReplaceAll "^\\s*sslmode\\s*=\\s*" (regexFind "(^|\\s)sslmode\\s*=\\s*[^\\s]+" $url) "" | trimAll "'" -}}
+{{- $root = regexReplaceAll "^\\s*sslrootcert\\s*=\\s*" (regexFind "(^|\\s)sslrootcert\\s*=\\s*[^\\s]+" $url) "" | trimAll "'" -}}
+{{- end -}}
+{{- if not (has $mode (list "verify-ca" "verify-full")) -}}
+{{- fail "database.createSecret.url: with a CA (database.sslrootcert) the URL must set sslmode=verify-ca or sslmode=verify-full" -}}
+{{- end -}}
+{{- if and $root (ne $root $ca) -}}
+{{- fail (printf "database.createSecret.url names sslrootcert=%s, but the CA is mounted at %s" $root $ca) -}}
+{{- end -}}
+{{- if not $root -}}
+{{- if $isUrl -}}
+{{- $url = printf "%s%ssslrootcert=%s" $url (ternary "&" "?" (contains "?" $url)) $ca -}}
+{{- else -}}
+{{- $url = printf "%s sslrootcert=%s" $url $ca -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- $url -}}
+{{- end }}
+
+{{/* Connection and common settings, shared by every schemagate container. */}}
+{{- define "schemagate.baseEnv" -}}
 {{- if .Values.database.urlKey }}
 - name: DATABASE_URL_FILE
   value: /var/run/secrets/schemagate-db/{{ .Values.database.urlKey }}
@@ -90,9 +138,9 @@ seccompProfile:
   value: /var/run/secrets/schemagate-db/{{ .Values.database.passwordKey }}
 - name: POSTGRES_SSLMODE
   value: {{ .Values.database.sslmode | quote }}
-{{- if or .Values.database.sslrootcert.secretName .Values.database.sslrootcert.configMapName }}
+{{- with include "schemagate.caPath" . }}
 - name: POSTGRES_SSLROOTCERT
-  value: /etc/schemagate/ca/{{ .Values.database.sslrootcert.key }}
+  value: {{ . }}
 {{- end }}
 {{- end }}
 - name: SCHEMAGATE_MIGRATIONS_DIR
@@ -107,6 +155,25 @@ seccompProfile:
 {{- end }}
 {{- end }}
 
+{{/* What the chart sets itself: (dict "root" $ "wait" <duration> "lock" <duration or "">). */}}
+{{- define "schemagate.chartEnv" -}}
+{{ include "schemagate.baseEnv" .root | trim }}
+- name: SCHEMAGATE_WAIT_TIMEOUT
+  value: {{ .wait | quote }}
+{{- with .lock }}
+- name: SCHEMAGATE_LOCK_TIMEOUT
+  value: {{ . | quote }}
+{{- end }}
+{{- end }}
+
+{{/* The whole env of a schemagate container: the chart's, then extraEnv. */}}
+{{- define "schemagate.env" -}}
+{{ include "schemagate.chartEnv" . }}
+{{- with .root.Values.schemagate.extraEnv }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
+
 {{- define "schemagate.volumeMounts" -}}
 - name: db-credentials
   mountPath: /var/run/secrets/schemagate-db
@@ -116,7 +183,7 @@ seccompProfile:
   mountPath: /migrations
   readOnly: true
 {{- end }}
-{{- if or .Values.database.sslrootcert.secretName .Values.database.sslrootcert.configMapName }}
+{{- if include "schemagate.caPath" . }}
 - name: ca
   mountPath: /etc/schemagate/ca
   readOnly: true
@@ -143,4 +210,135 @@ seccompProfile:
   configMap:
     name: {{ .Values.database.sslrootcert.configMapName }}
 {{- end }}
+{{- end }}
+
+{{/*
+The pod spec the Job and the test Pod share, after restartPolicy:
+(dict "root" $ "args" <list> "env" <rendered env>).
+*/}}
+{{- define "schemagate.podSpec" -}}
+{{- $v := .root.Values -}}
+automountServiceAccountToken: {{ $v.job.automountServiceAccountToken }}
+# Service links would inject POSTGRES_PORT=tcp://... or SCHEMAGATE_*
+# variables for Services of those names.
+enableServiceLinks: false
+{{- with $v.job.serviceAccountName }}
+serviceAccountName: {{ . }}
+{{- end }}
+{{- with $v.imagePullSecrets }}
+imagePullSecrets:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with $v.podSecurityContext }}
+securityContext:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with $v.job.initContainers }}
+initContainers:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+containers:
+  - name: schemagate
+    image: {{ include "schemagate.image" .root | quote }}
+    imagePullPolicy: {{ $v.image.pullPolicy }}
+    args: {{ toJson .args }}
+    env:
+      {{- .env | trim | nindent 6 }}
+    # schemagate writes a one-line summary to /dev/termination-log on exit;
+    # FallbackToLogsOnError covers a crash before it could.
+    terminationMessagePolicy: FallbackToLogsOnError
+    {{- with $v.containerSecurityContext }}
+    securityContext:
+      {{- toYaml . | nindent 6 }}
+    {{- end }}
+    {{- with $v.job.resources }}
+    resources:
+      {{- toYaml . | nindent 6 }}
+    {{- end }}
+    volumeMounts:
+      {{- include "schemagate.volumeMounts" .root | trim | nindent 6 }}
+      {{- with $v.job.extraVolumeMounts }}
+      {{- toYaml . | nindent 6 }}
+      {{- end }}
+volumes:
+  {{- include "schemagate.volumes" .root | trim | nindent 2 }}
+  {{- with $v.job.extraVolumes }}
+  {{- toYaml . | nindent 2 }}
+  {{- end }}
+{{- with $v.job.nodeSelector }}
+nodeSelector:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with $v.job.tolerations }}
+tolerations:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with $v.job.affinity }}
+affinity:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end }}
+
+{{/* Checks across values that values.schema.json cannot express. */}}
+{{- define "schemagate.validate" -}}
+{{- $v := .Values -}}
+{{- $_ := include "schemagate.image" . -}}
+{{- if and (eq $v.migrations.source "configMap") (not $v.migrations.files) -}}
+{{- fail "migrations.source is configMap but migrations.files is empty: add files, or bake them into the image and set migrations.source=image" -}}
+{{- end -}}
+{{- /* The Job must outlive schemagate's own waits, or Kubernetes kills it mid-wait. */ -}}
+{{- $wait := include "schemagate.seconds" $v.schemagate.waitTimeout | float64 -}}
+{{- $lock := include "schemagate.seconds" $v.schemagate.lockTimeout | float64 -}}
+{{- if ge (addf $wait $lock) (float64 $v.job.activeDeadlineSeconds) -}}
+{{- fail (printf "schemagate.waitTimeout (%s) + schemagate.lockTimeout (%s) = %vs reach job.activeDeadlineSeconds (%ds): Kubernetes would kill the Job while schemagate still waits. Lower them, or raise job.activeDeadlineSeconds (and run helm with a --timeout above it)" $v.schemagate.waitTimeout $v.schemagate.lockTimeout (addf $wait $lock) (int $v.job.activeDeadlineSeconds)) -}}
+{{- end -}}
+{{- /* extraEnv: no name the chart sets; SCHEMAGATE_* names and values as $defs.schemagateSettings says. */ -}}
+{{- $settings := include "schemagate.settings" . | fromJson -}}
+{{- $chartNames := list -}}
+{{- range (include "schemagate.chartEnv" (dict "root" . "wait" "0" "lock" "0") | fromYamlArray) -}}
+{{- $chartNames = append $chartNames .name -}}
+{{- end -}}
+{{- range $v.schemagate.extraEnv -}}
+{{- if has .name $chartNames -}}
+{{- fail (printf "schemagate.extraEnv: %s is set by the chart from database.* or schemagate.*; set that value instead" .name) -}}
+{{- end -}}
+{{- if hasPrefix "SCHEMAGATE_" .name -}}
+{{- if not (hasKey $settings .name) -}}
+{{- fail (printf "schemagate.extraEnv: unknown variable %s (schemagate would exit 2); known: %s" .name (keys $settings | sortAlpha | join ", ")) -}}
+{{- end -}}
+{{- $setting := get $settings .name -}}
+{{- if hasKey . "value" -}}
+{{- $value := toString .value -}}
+{{- if and (hasKey $setting "pattern") (not (regexMatch $setting.pattern $value)) -}}
+{{- fail (printf "schemagate.extraEnv: %s=%q does not match %s" .name $value $setting.pattern) -}}
+{{- end -}}
+{{- if and (hasKey $setting "enum") (not (has $value $setting.enum)) -}}
+{{- fail (printf "schemagate.extraEnv: %s=%q is not one of %s" .name $value (join ", " $setting.enum)) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- /* A mounted CA must be used in every connection mode. */ -}}
+{{- $ca := include "schemagate.caPath" . -}}
+{{- if and $v.database.urlKey $v.database.createSecret.enabled (not $v.database.createSecret.url) -}}
+{{- fail "database.urlKey with database.createSecret needs database.createSecret.url" -}}
+{{- end -}}
+{{- if and $ca $v.database.urlKey (not $v.database.createSecret.enabled) (not $v.database.sslrootcert.inUrl) -}}
+{{- fail (printf "database.urlKey with database.sslrootcert: once a URL is set, schemagate takes the CA only from the URL's sslrootcert parameter, and the chart cannot see the URL in Secret %s. Put sslmode=verify-full and sslrootcert=%s into that URL, then set database.sslrootcert.inUrl=true" (include "schemagate.secretName" .) $ca) -}}
+{{- end -}}
+{{- if and $v.database.createSecret.enabled $v.database.createSecret.url -}}
+{{- $_ := include "schemagate.secretUrl" . -}}
+{{- end -}}
+{{- if and $v.exampleApp.enabled $v.database.createSecret.enabled -}}
+{{- fail "exampleApp mounts the database Secret, which database.createSecret deletes once the hooks succeeded: use database.existingSecret with exampleApp" -}}
+{{- end -}}
+{{- /* Native sidecars need Kubernetes 1.29; before, the field is dropped and the sidecar keeps the Job from completing. */ -}}
+{{- range $v.job.initContainers -}}
+{{- if and (eq (toString .restartPolicy) "Always") (semverCompare "<1.29.0-0" $.Capabilities.KubeVersion.Version) -}}
+{{- fail (printf "job.initContainers: %s is a native sidecar (restartPolicy: Always), which needs Kubernetes 1.29 or later, not %s" .name $.Capabilities.KubeVersion.Version) -}}
+{{- end -}}
+{{- end -}}
+{{- if and $v.networkPolicy.enabled (not $v.networkPolicy.database) -}}
+{{- fail "networkPolicy.enabled needs networkPolicy.database: the peers (ipBlock, podSelector, namespaceSelector) the database runs on" -}}
+{{- end -}}
 {{- end }}

@@ -214,6 +214,60 @@ mod tests {
         }
     }
 
+    const CHART_SCHEMA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/helm/schemagate/values.schema.json");
+
+    /// The chart's `$defs.schemagateSettings` is generated from this table.
+    /// After changing a setting: `SCHEMAGATE_BLESS=1 cargo test --lib settings`
+    /// rewrites that block (and only it).
+    #[test]
+    fn the_chart_lists_every_setting_as_the_table_defines_it() {
+        let text = std::fs::read_to_string(CHART_SCHEMA).unwrap();
+        let chart: Value = serde_json::from_str(&text).unwrap();
+        if chart["$defs"]["schemagateSettings"] == helm_schema() {
+            return;
+        }
+        if std::env::var_os("SCHEMAGATE_BLESS").is_some() {
+            std::fs::write(CHART_SCHEMA, with_block_replaced(&text, "schemagateSettings", &helm_schema())).unwrap();
+            return;
+        }
+        panic!(
+            "{CHART_SCHEMA}: $defs.schemagateSettings differs from the settings table; \
+             regenerate it with SCHEMAGATE_BLESS=1 cargo test --lib settings"
+        );
+    }
+
+    /// `text` with the object value of `"key":` replaced by `value`, pretty
+    /// printed at the same indentation; the rest of the file is untouched.
+    fn with_block_replaced(text: &str, key: &str, value: &Value) -> String {
+        let start = text.find(&format!("\"{key}\": {{")).expect("the key is in the file") + key.len() + 4;
+        let indent = text[..start].rsplit('\n').next().unwrap().len() - key.len() - 4;
+        let (mut depth, mut in_string, mut escaped, mut end) = (0, false, false, start);
+        for (i, c) in text[start..].char_indices() {
+            match (in_string, escaped, c) {
+                (true, true, _) => escaped = false,
+                (true, false, '\\') => escaped = true,
+                (_, false, '"') => in_string = !in_string,
+                (false, _, '{') => depth += 1,
+                (false, _, '}') => depth -= 1,
+                _ => {}
+            }
+            if depth == 0 {
+                end = start + i + 1;
+                break;
+            }
+        }
+        let pretty = serde_json::to_string_pretty(value).unwrap();
+        let block = pretty.replace('\n', &format!("\n{}", " ".repeat(indent)));
+        format!("{}{block}{}", &text[..start], &text[end..])
+    }
+
+    #[test]
+    fn blessing_replaces_only_the_block() {
+        let text = "{\n  \"$defs\": {\n    \"k\": {\"a\": \"}{\\\"\", \"b\": {}},\n    \"z\": 1\n  }\n}\n";
+        let out = with_block_replaced(text, "k", &json!({"c": 2}));
+        assert_eq!(out, "{\n  \"$defs\": {\n    \"k\": {\n      \"c\": 2\n    },\n    \"z\": 1\n  }\n}\n");
+    }
+
     #[test]
     fn helm_schema_types_values_by_kind() {
         let s = helm_schema();

@@ -84,6 +84,11 @@ pub enum RepairAction {
         version: Version,
         name: String,
     },
+    /// A no-transaction migration that started and never finished.
+    DeleteIncomplete {
+        version: Version,
+        name: String,
+    },
     ForgetMissing {
         version: Version,
         name: String,
@@ -95,6 +100,7 @@ impl RepairAction {
         match self {
             RepairAction::UpdateChecksum { version, .. }
             | RepairAction::DeleteFailed { version, .. }
+            | RepairAction::DeleteIncomplete { version, .. }
             | RepairAction::ForgetMissing { version, .. } => version,
         }
     }
@@ -114,6 +120,10 @@ impl fmt::Display for RepairAction {
             RepairAction::DeleteFailed { version, name } => {
                 write!(f, "version {version} ({name}): delete the failed (success=false) row")
             }
+            RepairAction::DeleteIncomplete { version, name } => write!(
+                f,
+                "version {version} ({name}): delete the row of a no-transaction migration that never finished"
+            ),
             RepairAction::ForgetMissing { version, name } => {
                 write!(
                     f,
@@ -142,6 +152,10 @@ pub fn repair_plan(report: &Report, missing: MissingRows) -> Vec<RepairAction> {
                 to: e.checksum.clone(),
             }),
             State::Failed => Some(RepairAction::DeleteFailed {
+                version: e.version.clone(),
+                name: e.name.clone(),
+            }),
+            State::Incomplete => Some(RepairAction::DeleteIncomplete {
                 version: e.version.clone(),
                 name: e.name.clone(),
             }),

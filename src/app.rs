@@ -3,12 +3,15 @@
 //! (as in ripgrep's `main.rs`).
 
 use std::ffi::OsString;
+use std::future::Future;
 use std::io::Write;
+use std::time::Duration;
 
 use tracing::{error, info};
 
 use crate::cli::{self, Command};
 use crate::commands;
+use crate::commands::Output;
 use crate::config::{Config, RawEnv};
 use crate::error::{exit, Error};
 use crate::signal::Interrupt;
@@ -42,7 +45,7 @@ pub fn run(args: Vec<OsString>, env: RawEnv) -> i32 {
         if !matches!(command, Command::New { .. }) {
             commands::log_source(&config);
         }
-        commands::execute(command, &config, &interrupt).await
+        bounded_by_signal(commands::execute(command, &config, &interrupt), &interrupt).await
     });
     // Do not wait for connection tasks or the file reader on the way out.
     runtime.shutdown_background();
@@ -56,6 +59,30 @@ pub fn run(args: Vec<OsString>, env: RawEnv) -> i32 {
             exit::OK
         }
         Err(e) => report(&config, &e),
+    }
+}
+
+/// How long a command may go on after SIGTERM/SIGINT. Every wait selects on
+/// the signal, and a migration in flight is cancelled and rolled back within
+/// its own grace; this bounds everything else, so that a frozen server (a
+/// SIGSTOPped postmaster, a storage stall, a partition) cannot keep a runner
+/// past Kubernetes' or Docker's grace period.
+const SIGNAL_GRACE: Duration = Duration::from_secs(4);
+
+async fn bounded_by_signal(
+    work: impl Future<Output = Result<Output, Error>>,
+    interrupt: &Interrupt,
+) -> Result<Output, Error> {
+    tokio::pin!(work);
+    tokio::select! {
+        result = &mut work => result,
+        sig = interrupt.recv() => match tokio::time::timeout(SIGNAL_GRACE, &mut work).await {
+            Ok(result) => result,
+            Err(_) => {
+                tracing::warn!("the database did not answer within {SIGNAL_GRACE:?} of {}; exiting", sig.name());
+                Err(Error::Interrupted(sig))
+            }
+        },
     }
 }
 

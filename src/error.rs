@@ -97,6 +97,34 @@ impl fmt::Display for ServerError {
     }
 }
 
+/// A session that holds a lock a migration waits for, read from
+/// `pg_stat_activity` while it waits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Blocker {
+    pub pid: i32,
+    pub application_name: String,
+    pub client: String,
+    pub state: String,
+    pub transaction_age: Duration,
+    /// The first 200 characters of its query.
+    pub query: String,
+}
+
+impl fmt::Display for Blocker {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "pid {} (application_name '{}', client {}, {}, transaction open {:.1}s): {}",
+            self.pid,
+            self.application_name,
+            self.client,
+            self.state,
+            self.transaction_age.as_secs_f64(),
+            self.query.replace('\n', " ")
+        )
+    }
+}
+
 /// A failed migration: the file, what the server said, and what it means
 /// for the database.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -134,6 +162,13 @@ pub enum Error {
     ConnectFatal {
         target: String,
         reason: String,
+    },
+    /// The session was lost after connecting: the server restarted, crashed,
+    /// was shut down or became unreachable. `run`, `verify --wait` and `wait`
+    /// reconnect and go on; for the one-shot commands it is exit 3.
+    ConnectionLost {
+        context: String,
+        message: String,
     },
     /// The role lacks a privilege schemagate needs (creating the history
     /// table in `public` on PostgreSQL 15, say): the operator's to grant.
@@ -185,7 +220,10 @@ impl Error {
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Config { .. } | Error::InvalidMigrations { .. } | Error::Refused(_) => exit::CONFIG,
-            Error::Unreachable { .. } | Error::ConnectFatal { .. } | Error::Privilege { .. } => exit::UNREACHABLE,
+            Error::Unreachable { .. }
+            | Error::ConnectFatal { .. }
+            | Error::ConnectionLost { .. }
+            | Error::Privilege { .. } => exit::UNREACHABLE,
             Error::LockTimeout { .. } => exit::LOCK_TIMEOUT,
             Error::MigrationFailed(_) | Error::NotAdopted { .. } => exit::MIGRATION_FAILED,
             Error::Verification(_) => exit::VERIFY_FAILED,
@@ -242,6 +280,9 @@ impl fmt::Display for Error {
             ),
             Error::ConnectFatal { target, reason } => {
                 write!(f, "cannot connect to {target}: {reason}")
+            }
+            Error::ConnectionLost { context, message } => {
+                write!(f, "lost the connection to the database while {context}: {message}")
             }
             Error::Privilege { action, message, hint } => write!(f, "{action}: {message}\n  hint: {hint}"),
             Error::LockTimeout { waited, holder } => {

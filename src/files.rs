@@ -96,7 +96,7 @@ pub fn load_scripts(dir: &Path) -> Result<Vec<Script>, Error> {
             let file = path.file_name().unwrap_or_default().to_string_lossy();
             Ok(Script {
                 name: format!("verify/{file}"),
-                sql: normalize(&sql),
+                sql: normalize(sql),
             })
         })
         .collect()

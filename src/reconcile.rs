@@ -38,6 +38,8 @@ pub struct HistoryRow {
 pub struct History {
     pub rows: Vec<HistoryRow>,
     pub repeatables: Vec<RepeatableRow>,
+    /// Read from a table in an older format, which the first writer upgrades.
+    pub older_format: bool,
 }
 
 impl History {
@@ -64,6 +66,8 @@ pub enum State {
     Missing,
     ChecksumMismatch,
     Failed,
+    /// A no-transaction migration that started and never finished.
+    Incomplete,
 }
 
 impl State {
@@ -75,6 +79,7 @@ impl State {
             State::Missing => "missing",
             State::ChecksumMismatch => "checksum_mismatch",
             State::Failed => "failed",
+            State::Incomplete => "incomplete",
         }
     }
 }
@@ -151,6 +156,14 @@ pub enum Problem {
     RepeatablePending {
         file: String,
     },
+    /// A no-transaction migration started and did not finish: its runner was
+    /// killed (SIGKILL, OOM) or lost its connection part-way.
+    Incomplete {
+        version: Version,
+        name: String,
+        started: String,
+        table: String,
+    },
     /// A history row whose version is not a version (edited by hand?).
     UnreadableRow {
         table: String,
@@ -186,6 +199,13 @@ impl fmt::Display for Problem {
             Problem::RepeatablePending { file } => {
                 write!(f, "repeatable migration {file} changed since it was last applied")
             }
+            Problem::Incomplete { version, name, started, table } => write!(
+                f,
+                "version {version} ({name}) ran without a transaction from {started} and never finished (its runner \
+                 was killed or lost its connection), so part of it may be applied and it is not run again by itself. \
+                 Check what it did, finish or undo that by hand, then delete its row (`schemagate repair` does: \
+                 DELETE FROM {table} WHERE migration_version = '{version}') and run again"
+            ),
             Problem::UnreadableRow { table, version, reason } => write!(
                 f,
                 "the history table {table} has a row with version '{version}': {reason}; correct or delete that row"
@@ -222,6 +242,7 @@ pub fn reconcile(files: &[MigrationFile], rows: &[HistoryRow]) -> Report {
 
 fn entry(file: Option<&MigrationFile>, row: Option<&HistoryRow>) -> Option<Entry> {
     let state = match (file, row) {
+        (_, Some(r)) if !r.finished => State::Incomplete,
         (_, Some(r)) if !r.success => State::Failed,
         (Some(f), Some(r)) if f.checksum != r.checksum => State::ChecksumMismatch,
         (Some(_), Some(r)) if r.kind == KIND_BASELINE => State::Baseline,
@@ -296,6 +317,12 @@ fn problem(e: &Entry, check: &Check, highest: Option<&Version>, table: &str) -> 
         State::Missing => Problem::MissingFile {
             version,
             name: e.name.clone(),
+        },
+        State::Incomplete => Problem::Incomplete {
+            version,
+            name: e.file_name.clone().unwrap_or_else(|| e.name.clone()),
+            started: e.applied_at.clone().unwrap_or_default(),
+            table: table.to_string(),
         },
         State::ChecksumMismatch => Problem::ChecksumMismatch {
             version,
@@ -710,6 +737,7 @@ mod tests {
         let only_first = History {
             rows: vec![row(1, "-- 1_a.sql", true)],
             repeatables: vec![],
+            older_format: false,
         };
         let problems = confirm(&set, &only_first, &Target::Head, &[v(1), v(2)], "h").unwrap_err();
         assert!(
@@ -758,6 +786,7 @@ mod tests {
         let history = History {
             rows: vec![row(1, "-- 1_a.sql", true)],
             repeatables: vec![],
+            older_format: false,
         };
         let (_, at_head) = problems_at(&set, &history, &Target::Head, "h");
         assert!(

@@ -177,14 +177,13 @@ impl Scanner<'_> {
         }
     }
 
+    /// A dollar-quote tag follows the rules of an unquoted identifier:
+    /// letters (any non-ASCII character counts as one, so `$é$` is a tag),
+    /// digits but not first, and underscores.
     fn skip_dollar_quote(&mut self) {
         let rest = &self.bytes[self.i + 1..];
-        let tag_len = rest
-            .iter()
-            .take_while(|b| b.is_ascii_alphanumeric() || **b == b'_')
-            .count();
-        let preceded_by_word =
-            self.i > 0 && (self.bytes[self.i - 1].is_ascii_alphanumeric() || self.bytes[self.i - 1] == b'_');
+        let tag_len = rest.iter().take_while(|b| identifier_byte(**b)).count();
+        let preceded_by_word = self.i > 0 && identifier_byte(self.bytes[self.i - 1]);
         if rest.get(tag_len) != Some(&b'$') || preceded_by_word || rest.first().is_some_and(u8::is_ascii_digit) {
             self.i += 1; // `$1` parameter or part of an identifier
             return;
@@ -193,6 +192,12 @@ impl Scanner<'_> {
         self.i += delimiter.len();
         self.skip_until(&delimiter);
     }
+}
+
+/// A byte of an unquoted identifier: ASCII letters, digits and `_`, and
+/// every byte of a non-ASCII character (PostgreSQL treats those as letters).
+fn identifier_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_' || b >= 0x80
 }
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
@@ -240,6 +245,16 @@ mod tests {
         assert_eq!(stmts.len(), 1);
         assert_eq!(stmts[0].sql, "SELECT 1");
         assert_eq!(stmts[0].char_offset, sql.find("SELECT").unwrap());
+    }
+
+    #[test]
+    fn non_ascii_dollar_quote_tags_are_tags() {
+        let sql = "CREATE FUNCTION f() RETURNS text AS $é$ SELECT ';' $é$ LANGUAGE sql;\nSELECT f();";
+        let stmts: Vec<&str> = split_statements(sql).iter().map(|s| s.sql.trim()).collect();
+        assert_eq!(stmts.len(), 2, "{stmts:#?}");
+        assert!(stmts[0].ends_with("LANGUAGE sql"), "{stmts:#?}");
+        // `é$x$` is an identifier followed by a parameter-like token, not a quote.
+        assert_eq!(split_statements("SELECT é$1; SELECT 2").len(), 2);
     }
 
     #[test]

@@ -53,13 +53,7 @@ pub async fn baseline(config: &Config, version: Version, interrupt: &Interrupt) 
             "no migration file has a version at or below {version}"
         )));
     }
-    let out = under_lock(
-        &session,
-        config,
-        interrupt,
-        record_baseline(&session, &set, config, &versions),
-    )
-    .await?;
+    let out = under_lock(config, interrupt, record_baseline(&session, &set, config, &versions)).await?;
     let summary = format!(
         "recorded {} version(s) up to {version} as baseline; none was run",
         versions.len()

@@ -7,7 +7,7 @@ use tracing::info;
 
 use super::{load_and_connect, under_lock, Output};
 use crate::config::Config;
-use crate::db::apply::{self, HistoryState, Recorder};
+use crate::db::apply::{self, DdlLocks, HistoryState, Recorder};
 use crate::db::{history, Access};
 use crate::error::Error;
 use crate::migration::Version;
@@ -18,7 +18,7 @@ pub async fn down(config: &Config, to: Version, interrupt: &Interrupt) -> Result
     let (set, session) = load_and_connect(config, Access::ReadWrite, interrupt).await?;
     let table = &config.history_table;
     let work = async {
-        let recorded = history::read(&session, table).await?.unwrap_or_default();
+        let recorded = history::open(&session, table).await?;
         let report = reconcile::reconcile(&set.files, &recorded.rows);
         let steps = reconcile::down_plan(&set.files, &report, &to)
             .map_err(|lacking| Error::Refused(format!("cannot revert, nothing was changed: {}", lacking.join(", "))))?;
@@ -26,7 +26,11 @@ pub async fn down(config: &Config, to: Version, interrupt: &Interrupt) -> Result
             table,
             applied_by: &config.applied_by,
             history: HistoryState::NonEmpty,
-            insert: None,
+            ddl: DdlLocks {
+                timeout: config.ddl_lock_timeout,
+                budget: config.lock_timeout,
+            },
+            lock: None,
         };
         let mut out = String::new();
         for step in &steps {
@@ -39,7 +43,7 @@ pub async fn down(config: &Config, to: Version, interrupt: &Interrupt) -> Result
             steps.iter().map(|s| s.file.version.clone()).collect::<Vec<Version>>(),
         ))
     };
-    let (out, versions) = under_lock(&session, config, interrupt, work).await?;
+    let (out, versions) = under_lock(config, interrupt, work).await?;
     Ok(Output {
         stdout: Some(out),
         summary: format!(

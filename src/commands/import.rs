@@ -43,7 +43,7 @@ pub async fn import(
             .await
             .map(|out| (out, versions.len()))
     };
-    let (out, n) = under_lock(&session, config, interrupt, work).await?;
+    let (out, n) = under_lock(config, interrupt, work).await?;
     Ok(Output {
         stdout: Some(out),
         summary: format!("imported {n} version(s) from {} as baseline", tool.table()),

@@ -19,7 +19,8 @@ use tracing::info;
 
 use crate::cli::Command;
 use crate::config::Config;
-use crate::db::{self, lock, Access, Session};
+use crate::db::lock::Lock;
+use crate::db::{self, Access, Session};
 use crate::error::Error;
 use crate::files;
 use crate::migration::MigrationSet;
@@ -83,8 +84,15 @@ pub async fn execute(command: Command, config: &Config, interrupt: &Interrupt) -
 
 async fn wait(config: &Config, interrupt: &Interrupt) -> Result<Output, Error> {
     let start = Instant::now();
-    let session = db::wait_for_db(config, Access::ReadOnly, interrupt).await?;
-    db::wait::select_one(&session).await?;
+    // A server that accepts a session and goes away before answering (a
+    // restart just then) is waited for again.
+    let session = loop {
+        let session = db::wait_for_db(config, Access::ReadOnly, interrupt).await?;
+        match db::wait::select_one(&session).await {
+            Err(Error::ConnectionLost { .. }) if start.elapsed() < config.wait_timeout => continue,
+            other => break other.map(|()| session)?,
+        }
+    };
     Ok(Output {
         stdout: None,
         summary: format!(
@@ -123,15 +131,13 @@ async fn load_and_connect(
 
 /// Runs `work` holding the migration lock, and releases it on every path.
 async fn under_lock<T>(
-    session: &Session,
     config: &Config,
     interrupt: &Interrupt,
     work: impl Future<Output = Result<T, Error>>,
 ) -> Result<T, Error> {
-    let key = config.history_table.lock_key();
-    lock::acquire(session, key, config.lock_timeout, interrupt).await?;
+    let lock = Lock::acquire(config, interrupt).await?;
     let result = work.await;
-    lock::release(session, key).await;
+    lock.release().await;
     result
 }
 

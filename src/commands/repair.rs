@@ -25,7 +25,7 @@ pub async fn repair(
     let (set, session) = load_and_connect(config, Access::ReadWrite, interrupt).await?;
     let table = &config.history_table;
     let work = async {
-        let recorded = history::read(&session, table).await?.unwrap_or_default();
+        let recorded = history::open(&session, table).await?;
         let report = reconcile::reconcile(&set.files, &recorded.rows);
         let actions = adoption::repair_plan(&report, missing);
         let mut out = String::new();
@@ -53,7 +53,7 @@ pub async fn repair(
         }
         Ok((out, actions.len()))
     };
-    let (out, n) = under_lock(&session, config, interrupt, work).await?;
+    let (out, n) = under_lock(config, interrupt, work).await?;
     let summary = match write {
         Write::DryRun => format!("repair --dry-run: {n} change(s) would be made; nothing was written"),
         Write::Apply => format!("repair: {n} change(s) made"),

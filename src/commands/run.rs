@@ -4,11 +4,12 @@ use std::time::Instant;
 
 use tracing::{info, warn};
 
-use super::{load_and_connect, under_lock, Output};
+use super::{load_and_connect, Output};
 use crate::adoption;
 use crate::config::Config;
-use crate::db::apply::{self, HistoryState, Outcome, Recorder};
-use crate::db::{foreign, history, Access, Session};
+use crate::db::apply::{self, DdlLocks, HistoryState, Outcome, Recorder};
+use crate::db::lock::Lock;
+use crate::db::{self, foreign, history, Access, Session};
 use crate::error::Error;
 use crate::migration::{MigrationSet, Version};
 use crate::reconcile::{self, Target};
@@ -38,27 +39,8 @@ pub async fn run(config: &Config, target: Option<Version>, interrupt: &Interrupt
     let expectations = super::schema_check::load(config)?;
     let target = target.map_or(Target::Head, Target::Version);
     let (set, session) = load_and_connect(config, Access::ReadWrite, interrupt).await?;
-    let done = under_lock(
-        &session,
-        config,
-        interrupt,
-        migrate(&session, &set, config, &target, interrupt),
-    )
-    .await?;
-    let ms = start.elapsed().as_millis();
-    let at = done
-        .version
-        .as_ref()
-        .map_or_else(|| "no version (no migrations)".to_string(), |v| format!("version {v}"));
-    let summary = if done.applied.is_empty() && done.repeatables.is_empty() {
-        format!("nothing to apply; database at {at} ({ms} ms)")
-    } else {
-        format!(
-            "applied {} migration(s) [{}] in {ms} ms; database at {at}",
-            done.applied.len() + done.repeatables.len(),
-            done.list()
-        )
-    };
+    let (done, session) = resuming(session, &set, config, &target, interrupt).await?;
+    let summary = summary(&done, start.elapsed().as_millis());
     // The expected schema describes head; a run that stops at --target is not there.
     let summary = match target {
         Target::Head => super::schema_check::after_run(&session, config, &expectations, interrupt, summary).await?,
@@ -67,12 +49,113 @@ pub async fn run(config: &Config, target: Option<Version>, interrupt: &Interrupt
     Ok(Output { stdout: None, summary })
 }
 
+/// How many times a run reconnects before it gives up on a server that
+/// keeps going away.
+const RECONNECTS: u32 = 20;
+
+/// Runs [`attempt`], and when the connection is lost (a restart, a crash, a
+/// failover), reconnects within the wait timeout counted from the loss and
+/// goes on: the lock is taken again and the history read again, so what
+/// committed before the loss is not applied twice, and the migration that
+/// was interrupted (rolled back by the server) is applied once, now.
+async fn resuming(
+    mut session: Session,
+    set: &MigrationSet,
+    config: &Config,
+    target: &Target,
+    interrupt: &Interrupt,
+) -> Result<(Done, Session), Error> {
+    let mut reconnects = 0;
+    loop {
+        match attempt(&session, set, config, target, interrupt).await {
+            Err(Error::ConnectionLost { context, message }) if reconnects < RECONNECTS => {
+                reconnects += 1;
+                warn!(
+                    "lost the connection while {context}: {message}; reconnecting (for up to {:?}) to go on",
+                    config.wait_timeout
+                );
+                if session.client.is_closed() {
+                    session = db::wait_for_db(config, Access::ReadWrite, interrupt).await?;
+                }
+            }
+            Ok(done) => return Ok((done, session)),
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// A database at head needs no lock: one read, and the run is over (the
+/// no-op run is what every pod restart does). Anything else takes the lock,
+/// reads the history again under it, and migrates.
+async fn attempt(
+    session: &Session,
+    set: &MigrationSet,
+    config: &Config,
+    target: &Target,
+    interrupt: &Interrupt,
+) -> Result<Done, Error> {
+    if let Some(done) = already_there(session, set, config, target).await? {
+        return Ok(done);
+    }
+    let lock = Lock::acquire(config, interrupt).await?;
+    let result = migrate(session, set, config, target, &lock, interrupt).await;
+    lock.release().await;
+    result
+}
+
+/// `Some` when there is nothing to do: the history table is there in the
+/// current format and the plan is empty. Problems are not judged here (a
+/// runner holding the lock may be in the middle of fixing them); they are
+/// under the lock.
+async fn already_there(
+    session: &Session,
+    set: &MigrationSet,
+    config: &Config,
+    target: &Target,
+) -> Result<Option<Done>, Error> {
+    let table = &config.history_table;
+    let Some(recorded) = history::read(session, table).await? else {
+        return Ok(None);
+    };
+    if recorded.older_format {
+        return Ok(None);
+    }
+    let quoted = table.quoted();
+    Ok(
+        match reconcile::run_plan(set, &recorded, target, config.out_of_order, &quoted) {
+            Ok(plan) if plan.is_empty() && !recorded.is_empty() => Some(Done {
+                applied: Vec::new(),
+                repeatables: Vec::new(),
+                version: plan.report.database_version,
+            }),
+            _ => None,
+        },
+    )
+}
+
+fn summary(done: &Done, ms: u128) -> String {
+    let at = done
+        .version
+        .as_ref()
+        .map_or_else(|| "no version (no migrations)".to_string(), |v| format!("version {v}"));
+    if done.applied.is_empty() && done.repeatables.is_empty() {
+        format!("nothing to apply; database at {at} ({ms} ms)")
+    } else {
+        format!(
+            "applied {} migration(s) [{}] in {ms} ms; database at {at}",
+            done.applied.len() + done.repeatables.len(),
+            done.list()
+        )
+    }
+}
+
 /// Everything that happens under the lock.
 async fn migrate(
     session: &Session,
     set: &MigrationSet,
     config: &Config,
     target: &Target,
+    lock: &Lock,
     interrupt: &Interrupt,
 ) -> Result<Done, Error> {
     let table = &config.history_table;
@@ -97,14 +180,15 @@ async fn migrate(
         } else {
             HistoryState::NonEmpty
         },
-        insert: if plan.files.is_empty() {
-            None
-        } else {
-            Some(apply::prepare_insert(session, table).await?)
+        ddl: DdlLocks {
+            timeout: config.ddl_lock_timeout,
+            budget: config.lock_timeout,
         },
+        lock: Some(lock),
     };
     for file in &plan.files {
         interrupted(interrupt)?;
+        lock.check()?;
         let t = Instant::now();
         match apply::apply(session, file, &recorder, interrupt).await? {
             Outcome::Recorded => info!("applied {} in {} ms", file.file_name, t.elapsed().as_millis()),
@@ -113,6 +197,7 @@ async fn migrate(
     }
     for file in &plan.repeatables {
         interrupted(interrupt)?;
+        lock.check()?;
         if apply::apply_repeatable(session, file, &recorder, interrupt).await? == Outcome::Recorded {
             info!("applied repeatable {}", file.file_name);
         }

@@ -5,12 +5,12 @@
 
 use std::time::{Duration, Instant};
 
-use tracing::info;
+use tracing::{info, warn};
 
 use super::{load_and_connect, schema_check, Output};
 use crate::cli::Format;
 use crate::config::Config;
-use crate::db::{history, Access};
+use crate::db::{self, history, Access};
 use crate::error::Error;
 use crate::reconcile::{self, Target};
 use crate::signal::Interrupt;
@@ -27,12 +27,21 @@ const PROGRESS_EVERY: Duration = Duration::from_secs(5);
 pub async fn verify(config: &Config, mode: Mode, format: Format, interrupt: &Interrupt) -> Result<Output, Error> {
     let expectations = schema_check::load(config)?;
     let start = Instant::now();
-    let (set, session) = load_and_connect(config, Access::ReadOnly, interrupt).await?;
+    let (set, mut session) = load_and_connect(config, Access::ReadOnly, interrupt).await?;
     let table = &config.history_table;
     let mut last_progress = Instant::now();
     loop {
         // A missing history table means nothing is applied; verify never creates it.
-        let recorded = history::read(&session, table).await?.unwrap_or_default();
+        let recorded = match history::read(&session, table).await {
+            // The gate of an app Pod outlives a database restart or failover:
+            // reconnect within the wait timeout, counted from the loss.
+            Err(Error::ConnectionLost { context, message }) if mode == Mode::PollUntilWaitTimeout => {
+                warn!("lost the connection while {context}: {message}; reconnecting");
+                session = db::wait_for_db(config, Access::ReadOnly, interrupt).await?;
+                continue;
+            }
+            other => other?.unwrap_or_default(),
+        };
         let (report, problems) = reconcile::problems_at(&set, &recorded, &Target::Head, &table.quoted());
         if problems.is_empty() {
             let at = report

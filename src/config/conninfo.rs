@@ -72,11 +72,59 @@ pub enum RootCert {
     File(PathBuf),
 }
 
+/// Which server of a multi-host list a session may use, as libpq's
+/// `target_session_attrs`: Patroni and CloudNativePG hand out lists of
+/// hosts and let the client find the primary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionAttrs {
+    /// The first server that accepts the session.
+    Any,
+    /// One that accepts writes (`transaction_read_only` is off).
+    ReadWrite,
+    /// One that is not in recovery.
+    Primary,
+}
+
+impl SessionAttrs {
+    pub fn parse(s: &str) -> Result<Self, String> {
+        match s {
+            "any" => Ok(SessionAttrs::Any),
+            "read-write" => Ok(SessionAttrs::ReadWrite),
+            "primary" => Ok(SessionAttrs::Primary),
+            other => Err(format!(
+                "target_session_attrs '{other}' is not supported (use any, read-write or primary: a migration \
+                 gate needs a server it can write to)"
+            )),
+        }
+    }
+}
+
+/// One server: a host name, an IP address or a Unix socket directory
+/// (starting with `/`), and a port.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConnSpec {
-    /// Host name, IP address, or a Unix socket directory (starts with `/`).
+pub struct Endpoint {
     pub host: String,
     pub port: u16,
+}
+
+impl std::fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.host.contains(':') {
+            write!(f, "[{}]:{}", self.host, self.port)
+        } else {
+            write!(f, "{}:{}", self.host, self.port)
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnSpec {
+    /// The hosts, in the order they are tried (`host=a,b`, or
+    /// `postgres://a:5432,b:5433/db`). Never empty.
+    pub hosts: Vec<String>,
+    /// One port for every host, or one per host.
+    pub ports: Vec<u16>,
+    pub target_session_attrs: SessionAttrs,
     pub user: String,
     pub password: Option<Secret>,
     pub dbname: String,
@@ -91,8 +139,9 @@ pub struct ConnSpec {
 impl ConnSpec {
     pub fn defaults() -> Self {
         ConnSpec {
-            host: "localhost".into(),
-            port: 5432,
+            hosts: vec!["localhost".into()],
+            ports: vec![5432],
+            target_session_attrs: SessionAttrs::Any,
             user: "postgres".into(),
             password: None,
             dbname: String::new(),
@@ -105,21 +154,52 @@ impl ConnSpec {
         }
     }
 
-    /// `user@host:port/db`, for logs: no password, ever.
+    /// The servers to try, in order. `Err` when the port list fits neither
+    /// one port for all hosts nor one per host.
+    pub fn endpoints(&self) -> Result<Vec<Endpoint>, String> {
+        match self.ports.as_slice() {
+            [port] => Ok(self
+                .hosts
+                .iter()
+                .map(|h| Endpoint {
+                    host: h.clone(),
+                    port: *port,
+                })
+                .collect()),
+            ports if ports.len() == self.hosts.len() => Ok(self
+                .hosts
+                .iter()
+                .zip(ports)
+                .map(|(h, p)| Endpoint {
+                    host: h.clone(),
+                    port: *p,
+                })
+                .collect()),
+            ports => Err(format!(
+                "{} hosts but {} ports: give one port for all, or one per host",
+                self.hosts.len(),
+                ports.len()
+            )),
+        }
+    }
+
+    /// `user@host:port,host:port/db`, for logs: no password, ever.
     pub fn target(&self) -> String {
-        let host = if self.host.contains(':') {
-            format!("[{}]", self.host)
-        } else {
-            self.host.clone()
-        };
-        format!("{}@{}:{}/{}", self.user, host, self.port, self.dbname)
+        let servers: Vec<String> = self
+            .endpoints()
+            .unwrap_or_default()
+            .iter()
+            .map(Endpoint::to_string)
+            .collect();
+        format!("{}@{}/{}", self.user, servers.join(","), self.dbname)
     }
 
     /// Applies one `key=value` parameter. `Err` names the key.
     pub fn set(&mut self, key: &str, value: &str) -> Result<(), String> {
         match key {
-            "host" => self.host = value.to_string(),
-            "port" => self.port = parse_port(value)?,
+            "host" => self.hosts = value.split(',').map(str::to_string).collect(),
+            "port" => self.ports = value.split(',').map(parse_port).collect::<Result<_, _>>()?,
+            "target_session_attrs" => self.target_session_attrs = SessionAttrs::parse(value)?,
             "user" => self.user = value.to_string(),
             "password" => self.password = Some(Secret::new(value)),
             "dbname" => self.dbname = value.to_string(),
@@ -186,6 +266,7 @@ pub fn parse(text: &str) -> Result<ConnSpec, String> {
     if spec.dbname.is_empty() {
         spec.dbname = spec.user.clone();
     }
+    spec.endpoints()?;
     Ok(spec)
 }
 
@@ -237,25 +318,35 @@ fn safe_key(s: &str) -> String {
     s.chars().take(40).collect()
 }
 
-fn parse_host_port(hostport: &str, spec: &mut ConnSpec) -> Result<(), String> {
-    if hostport.contains(',') {
-        return Err("multiple hosts are not supported".into());
+/// `a`, `a:5433`, `[::1]:5433`, or a comma list of those (libpq's
+/// multi-host URLs). A host without a port takes the default.
+fn parse_host_port(hostports: &str, spec: &mut ConnSpec) -> Result<(), String> {
+    if hostports.is_empty() {
+        return Ok(());
     }
-    let (host, port) = if let Some(rest) = hostport.strip_prefix('[') {
-        let (h, after) = rest.split_once(']').ok_or("unterminated [ in the IPv6 host")?;
-        (h, after.strip_prefix(':'))
-    } else {
-        match hostport.rsplit_once(':') {
-            Some((h, p)) => (h, Some(p)),
-            None => (hostport, None),
-        }
-    };
-    if !host.is_empty() {
-        spec.host = percent_decode(host)?;
+    let (mut hosts, mut ports) = (Vec::new(), Vec::new());
+    for hostport in hostports.split(',') {
+        let (host, port) = if let Some(rest) = hostport.strip_prefix('[') {
+            let (h, after) = rest.split_once(']').ok_or("unterminated [ in the IPv6 host")?;
+            (h, after.strip_prefix(':'))
+        } else {
+            match hostport.rsplit_once(':') {
+                Some((h, p)) => (h, Some(p)),
+                None => (hostport, None),
+            }
+        };
+        hosts.push(if host.is_empty() {
+            "localhost".to_string()
+        } else {
+            percent_decode(host)?
+        });
+        ports.push(match port.filter(|p| !p.is_empty()) {
+            Some(p) => parse_port(p)?,
+            None => 5432,
+        });
     }
-    if let Some(p) = port.filter(|p| !p.is_empty()) {
-        spec.port = parse_port(p)?;
-    }
+    spec.hosts = hosts;
+    spec.ports = ports;
     Ok(())
 }
 
@@ -327,10 +418,7 @@ mod tests {
         let s = parse("postgres://app:s%40cret@db.internal:6543/orders?sslmode=verify-full&sslrootcert=/ca.pem&application_name=api&connect_timeout=7&channel_binding=require").unwrap();
         assert_eq!(s.user, "app");
         assert_eq!(s.password.as_ref().map(Secret::expose), Some("s@cret"));
-        assert_eq!(
-            (s.host.as_str(), s.port, s.dbname.as_str()),
-            ("db.internal", 6543, "orders")
-        );
+        assert_eq!(s.target(), "app@db.internal:6543/orders");
         assert_eq!(s.sslmode, SslMode::VerifyFull);
         assert_eq!(s.sslrootcert, Some(RootCert::File("/ca.pem".into())));
         assert_eq!(s.application_name.as_deref(), Some("api"));
@@ -341,10 +429,7 @@ mod tests {
     #[test]
     fn url_defaults_and_ipv6() {
         let s = parse("postgresql://[::1]/").unwrap();
-        assert_eq!(
-            (s.host.as_str(), s.port, s.user.as_str(), s.dbname.as_str()),
-            ("::1", 5432, "postgres", "postgres")
-        );
+        assert_eq!((s.user.as_str(), s.dbname.as_str()), ("postgres", "postgres"));
         assert_eq!(s.target(), "postgres@[::1]:5432/postgres");
         let s = parse("postgres://u@h").unwrap();
         assert_eq!(s.dbname, "u");
@@ -354,7 +439,7 @@ mod tests {
     fn parses_keyword_value_strings() {
         let s = parse("host=127.0.0.1 port = 5433 user=me password='it\\'s secret' dbname=x sslmode=require").unwrap();
         assert_eq!(s.password.as_ref().map(Secret::expose), Some("it's secret"));
-        assert_eq!((s.host.as_str(), s.port, s.dbname.as_str()), ("127.0.0.1", 5433, "x"));
+        assert_eq!(s.target(), "me@127.0.0.1:5433/x");
         assert_eq!(s.sslmode, SslMode::Require);
     }
 
@@ -373,6 +458,23 @@ mod tests {
         }
         assert!(parse("postgres://h:0/db").unwrap_err().contains("port '0'"));
         assert!(parse("postgres://h/db?bogus=1").unwrap_err().contains("'bogus'"));
+    }
+
+    #[test]
+    fn multi_host_strings_as_libpq_writes_them() {
+        let url = parse("postgres://u@a:5432,b:5433,[::1]/db?target_session_attrs=read-write").unwrap();
+        assert_eq!(url.target(), "u@a:5432,b:5433,[::1]:5432/db");
+        assert_eq!(url.target_session_attrs, SessionAttrs::ReadWrite);
+        let kv = parse("host=a,b port=6000 dbname=d target_session_attrs=primary").unwrap();
+        assert_eq!(kv.target(), "postgres@a:6000,b:6000/d");
+        assert_eq!(kv.target_session_attrs, SessionAttrs::Primary);
+        let per_host = parse("host=a,b,c port=1,2,3").unwrap();
+        assert_eq!(per_host.target(), "postgres@a:1,b:2,c:3/postgres");
+        assert!(parse("host=a,b,c port=1,2")
+            .unwrap_err()
+            .contains("3 hosts but 2 ports"));
+        let bad = parse("postgres://h/d?target_session_attrs=prefer-standby").unwrap_err();
+        assert!(bad.contains("'prefer-standby' is not supported") && bad.contains("any, read-write or primary"));
     }
 
     #[test]

@@ -165,6 +165,8 @@ pub struct Config {
     pub wait_timeout: Duration,
     pub connect_timeout: Duration,
     pub lock_timeout: Duration,
+    /// How long one attempt of a migration's DDL may wait for a table lock.
+    pub ddl_lock_timeout: Duration,
     pub history_table: TableName,
     pub create_database: CreateDatabase,
     pub out_of_order: OutOfOrder,
@@ -288,6 +290,7 @@ impl Config {
             connect_timeout: connect_timeout(&src, &db)?,
             wait_timeout: src.duration("SCHEMAGATE_WAIT_TIMEOUT")?.unwrap_or_default(),
             lock_timeout: src.duration("SCHEMAGATE_LOCK_TIMEOUT")?.unwrap_or_default(),
+            ddl_lock_timeout: src.duration("SCHEMAGATE_DDL_LOCK_TIMEOUT")?.unwrap_or_default(),
             create_database: if src.boolean("SCHEMAGATE_CREATE_DATABASE")? {
                 CreateDatabase::IfMissing
             } else {
@@ -379,10 +382,14 @@ fn postgres_vars(src: &Sources) -> Result<ConnSpec, Error> {
     let env = src.env;
     let mut spec = ConnSpec::defaults();
     if let Some(h) = env.get("POSTGRES_HOST").filter(|h| !h.is_empty()) {
-        spec.host = h.to_string();
+        spec.hosts = h.split(',').map(str::to_string).collect();
     }
     if let Some(p) = env.get("POSTGRES_PORT") {
-        spec.port = conninfo::parse_port(p).map_err(|e| Error::config("POSTGRES_PORT", e))?;
+        spec.ports = p
+            .split(',')
+            .map(conninfo::parse_port)
+            .collect::<Result<_, _>>()
+            .map_err(|e| Error::config("POSTGRES_PORT", e))?;
     }
     if let Some(u) = env.get("POSTGRES_USER").filter(|u| !u.is_empty()) {
         spec.user = u.to_string();
@@ -399,6 +406,7 @@ fn postgres_vars(src: &Sources) -> Result<ConnSpec, Error> {
     if let Some(c) = env.get("POSTGRES_SSLROOTCERT").filter(|c| !c.is_empty()) {
         spec.sslrootcert = Some(conninfo::parse_root_cert(c));
     }
+    spec.endpoints().map_err(|e| Error::config("POSTGRES_PORT", e))?;
     Ok(spec)
 }
 
@@ -495,7 +503,7 @@ mod tests {
     #[test]
     fn database_url_wins_over_postgres_vars_and_flags_win_over_env() {
         let c = config(&[("DATABASE_URL", "postgres://a@h1/d1"), ("POSTGRES_HOST", "h2")]).unwrap();
-        assert_eq!((c.db.host.as_str(), c.db_source), ("h1", DbSource::DatabaseUrl));
+        assert_eq!((c.db.hosts[0].as_str(), c.db_source), ("h1", DbSource::DatabaseUrl));
         let env: RawEnv = [("SCHEMAGATE_WAIT_TIMEOUT", "10s")].into_iter().collect();
         let flags = Flags::from([("SCHEMAGATE_WAIT_TIMEOUT", "2s")]);
         assert_eq!(

@@ -91,7 +91,9 @@ pub const SETTINGS: &[Setting] = &[
     setting("SCHEMAGATE_CONNECT_TIMEOUT", Some("connect-timeout"), "DURATION", Default::Derived("the URL's connect_timeout, else 5s"), DURATION,
         "bound on one connection attempt, handshake included; 0 means no bound, as in libpq"),
     setting("SCHEMAGATE_LOCK_TIMEOUT", Some("lock-timeout"), "DURATION", Default::Value("5m"), DURATION,
-        "how long to wait for the migration lock; 0 means one try"),
+        "how long to wait for locks: the migration lock, and per migration the table locks its DDL needs; 0 means one try"),
+    setting("SCHEMAGATE_DDL_LOCK_TIMEOUT", Some("ddl-lock-timeout"), "DURATION", Default::Value("2s"), DURATION,
+        "how long a transactional migration may wait for a table lock before it is rolled back and retried (until the lock timeout runs out); 0 waits as long as it takes"),
     setting("SCHEMAGATE_HISTORY_TABLE", Some("history-table"), "[SCHEMA.]TABLE", Default::Value("public.schemagate_history"), TEXT,
         "the history table, always schema-qualified (a bare name is in public); the schema is created if missing"),
     setting("SCHEMAGATE_CREATE_DATABASE", Some("create-database"), "BOOL", Default::Value("false"), BOOL,
@@ -227,7 +229,11 @@ mod tests {
             return;
         }
         if std::env::var_os("SCHEMAGATE_BLESS").is_some() {
-            std::fs::write(CHART_SCHEMA, with_block_replaced(&text, "schemagateSettings", &helm_schema())).unwrap();
+            std::fs::write(
+                CHART_SCHEMA,
+                with_block_replaced(&text, "schemagateSettings", &helm_schema()),
+            )
+            .unwrap();
             return;
         }
         panic!(
@@ -265,7 +271,10 @@ mod tests {
     fn blessing_replaces_only_the_block() {
         let text = "{\n  \"$defs\": {\n    \"k\": {\"a\": \"}{\\\"\", \"b\": {}},\n    \"z\": 1\n  }\n}\n";
         let out = with_block_replaced(text, "k", &json!({"c": 2}));
-        assert_eq!(out, "{\n  \"$defs\": {\n    \"k\": {\n      \"c\": 2\n    },\n    \"z\": 1\n  }\n}\n");
+        assert_eq!(
+            out,
+            "{\n  \"$defs\": {\n    \"k\": {\n      \"c\": 2\n    },\n    \"z\": 1\n  }\n}\n"
+        );
     }
 
     #[test]

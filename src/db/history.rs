@@ -94,7 +94,11 @@ pub async fn read(session: &Session, table: &TableName) -> Result<Option<History
         };
         match read_rows(session, table, query).await {
             Err(Error::Database { .. }) if attempt == 0 && query == READ_V1 => continue,
-            other => return other.map(Some),
+            Ok(mut history) => {
+                history.older_format = query == READ_V1;
+                return Ok(Some(history));
+            }
+            Err(e) => return Err(e),
         }
     }
     unreachable!("the loop returns on its second pass")

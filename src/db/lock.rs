@@ -1,53 +1,182 @@
-//! The migration lock: a session advisory lock keyed on the history table.
-//! It lives and dies with the session, so a runner that is killed cannot leave
-//! it stuck (the "stuck lock" that Liquibase's DATABASECHANGELOGLOCK table and
-//! golang-migrate's dirty flag leave behind). Keepalives and
-//! `client_connection_check_interval` make the server notice a dead runner.
+//! The migration lock: a transaction-scoped advisory lock, keyed on the
+//! history table, held by an open transaction on a connection of its own for
+//! as long as the work under it lasts.
+//!
+//! Why not a session advisory lock on the working connection, as before:
+//! behind PgBouncer in transaction pooling, each transaction may land on a
+//! different server connection, so a session lock taken by one statement
+//! stays held on an idle pooled server connection after the run, blocking
+//! every later deploy (four runners gave exits [1,1,1,5] and [4,0,0,4]).
+//! An open transaction pins its server connection in every pooling mode, and
+//! its locks end with it: at COMMIT, when the runner's connection closes
+//! (PgBouncer closes a server connection whose client left mid-transaction),
+//! or when the server notices a vanished client through TCP keepalives. So a
+//! killed runner cannot leave the lock stuck (Liquibase's
+//! DATABASECHANGELOGLOCK row, golang-migrate's dirty flag), on any path.
+//!
+//! Waiting runners poll with `pg_try_advisory_xact_lock` in short
+//! transactions instead of blocking in `pg_advisory_xact_lock`: a blocked
+//! statement holds a snapshot, and `CREATE INDEX CONCURRENTLY` in the
+//! holder's no-transaction migration waits for every such snapshot while
+//! the waiter waits for the holder, a deadlock PostgreSQL breaks by
+//! cancelling one side (found by the `--scale migrate=3` e2e scenario).
 
 use std::time::{Duration, Instant};
 
 use backon::{BackoffBuilder, ExponentialBuilder};
+use tokio::sync::OnceCell;
 use tokio_postgres::types::Type;
 use tracing::{debug, info};
 
-use super::{db_error, describe, Param, Session};
-use crate::error::{Error, LockHolder};
+use super::connect::connect_once;
+use super::{db_error, describe, wait_for_db, Access, Param, Session};
+use crate::config::conninfo::ConnSpec;
+use crate::config::Config;
+use crate::error::{Blocker, Error, LockHolder};
 use crate::signal::Interrupt;
 
-const SESSION_SETUP: &str = include_str!("sql/session_setup.sql");
+const TRY_LOCK: &str = include_str!("sql/lock_try.sql");
+const HOLD: &str = include_str!("sql/lock_hold.sql");
 const LOCK_HOLDER: &str = include_str!("sql/lock_holder.sql");
+const BLOCKERS: &str = include_str!("sql/blockers.sql");
 
 /// How often a waiting runner logs who holds the lock.
 const REPORT_EVERY: Duration = Duration::from_secs(5);
 
-/// Prepares the session and tries the lock once, in one pipelined round trip.
-/// Returns whether the lock was taken.
-pub async fn setup_and_try(session: &Session, key: i64) -> Result<bool, Error> {
-    let c = &session.client;
-    // `biased` keeps the send order: both go out in one round trip.
-    let params: [Param; 1] = [(&key, Type::INT8)];
-    let (setup, locked) = tokio::join!(
-        biased;
-        c.batch_execute(SESSION_SETUP),
-        c.query_typed_one("SELECT pg_try_advisory_lock($1)", &params)
-    );
-    setup.map_err(|e| db_error("preparing the session")(e))?;
-    let row = locked.map_err(|e| db_error("taking the migration lock")(e))?;
-    Ok(row.get(0))
+/// The migration lock, held until [`Lock::release`] or until dropped.
+///
+/// Nothing runs on the lock's connection while it is held. A statement
+/// there would give its transaction a snapshot for a moment, and a `CREATE
+/// INDEX CONCURRENTLY` (ours, in a no-transaction migration) that starts in
+/// that moment waits for the whole transaction, which ends only after the
+/// migration: a deadlock (found by tests/adopt.rs when the lock connection
+/// had a heartbeat). Idle in transaction without a snapshot, it is invisible
+/// to index builds. Who blocks a migration is asked on a connection of its
+/// own, opened when first needed.
+pub struct Lock {
+    session: Session,
+    watcher: OnceCell<Option<Session>>,
+    watcher_config: WatcherConfig,
 }
 
-/// Takes the lock, polling with `pg_try_advisory_lock` until `timeout`, and
-/// logging the holder every few seconds.
-///
-/// Why not block in `pg_advisory_lock`: a waiter blocked in a statement holds
-/// a snapshot, and `CREATE INDEX CONCURRENTLY` in the holder's
-/// no-transaction migration waits for every such snapshot, while the waiter
-/// waits for the holder's lock. PostgreSQL breaks that deadlock (40P01) by
-/// cancelling one side: the index build (leaving a failed row) or the waiter.
-/// Found by the `--scale migrate=3` scenario of tests/e2e. Short polls hold no
-/// snapshot between attempts.
-pub async fn acquire(session: &Session, key: i64, timeout: Duration, interrupt: &Interrupt) -> Result<(), Error> {
-    if setup_and_try(session, key).await? {
+/// What the watcher's connection is made from.
+struct WatcherConfig {
+    spec: ConnSpec,
+    connect_timeout: Duration,
+}
+
+impl Lock {
+    /// Connects a session for the lock and takes it, polling until the lock
+    /// timeout, and logging the holder every few seconds.
+    pub async fn acquire(config: &Config, interrupt: &Interrupt) -> Result<Lock, Error> {
+        let session = wait_for_db(config, Access::ReadWrite, interrupt).await?;
+        let key = config.history_table.lock_key();
+        poll(&session, key, config.lock_timeout, interrupt).await?;
+        Ok(Lock {
+            session,
+            watcher: OnceCell::new(),
+            watcher_config: WatcherConfig {
+                spec: config.db.clone(),
+                connect_timeout: config.connect_timeout,
+            },
+        })
+    }
+
+    /// `Err` when the lock's connection is gone, so the lock may be too: the
+    /// run stops before the next migration and reconnects. The connection's
+    /// task notices a closed socket at once, without a query.
+    pub fn check(&self) -> Result<(), Error> {
+        if !self.session.client.is_closed() {
+            Ok(())
+        } else {
+            Err(Error::ConnectionLost {
+                context: "holding the migration lock".into(),
+                message: "the lock's connection closed".into(),
+            })
+        }
+    }
+
+    /// Opens the watcher's connection, once per lock.
+    pub async fn watcher_ready(&self) {
+        self.watcher().await;
+    }
+
+    async fn watcher(&self) -> &Option<Session> {
+        self.watcher
+            .get_or_init(|| async {
+                let c = &self.watcher_config;
+                let tls = super::tls::connector(&c.spec).ok()?;
+                let (client, server) = connect_once(&c.spec, &tls, Access::ReadOnly, c.connect_timeout)
+                    .await
+                    .ok()?;
+                Some(Session {
+                    client,
+                    tls,
+                    target: c.spec.target(),
+                    server,
+                })
+            })
+            .await
+    }
+
+    /// Who blocks the backend `pid` (a migration waiting for a table lock),
+    /// asked on the watcher's connection while the migration waits.
+    pub async fn blockers_of(&self, pid: i32) -> Vec<Blocker> {
+        let Some(watcher) = self.watcher().await else {
+            return Vec::new();
+        };
+        match watcher.client.query_typed(BLOCKERS, &[(&pid, Type::INT4)]).await {
+            Ok(rows) => rows
+                .iter()
+                .map(|r| Blocker {
+                    pid: r.get(0),
+                    application_name: r.get(1),
+                    client: r.get(2),
+                    state: r.get(3),
+                    transaction_age: Duration::from_secs_f64(r.get::<_, f64>(4).max(0.0)),
+                    query: r.get(5),
+                })
+                .collect(),
+            Err(e) => {
+                debug!("reading who blocks the migration: {}", describe(&e));
+                Vec::new()
+            }
+        }
+    }
+
+    /// Ends the lock's transaction, which releases the lock. Closing the
+    /// connection would too; committing keeps the order plain in the log.
+    pub async fn release(self) {
+        if let Err(e) = self.session.client.batch_execute("COMMIT").await {
+            debug!("releasing the migration lock: {}", describe(&e));
+        }
+    }
+}
+
+/// One try: a transaction that keeps the lock if it got it (and holds no
+/// snapshot: see lock_hold.sql).
+async fn try_once(session: &Session, key: i64) -> Result<bool, Error> {
+    let c = &session.client;
+    let params: [Param; 1] = [(&key, Type::INT8)];
+    let (begin, locked, hold) = tokio::join!(
+        biased;
+        c.batch_execute("BEGIN"),
+        c.query_typed_one(TRY_LOCK, &params),
+        c.batch_execute(HOLD)
+    );
+    begin.map_err(db_error("taking the migration lock"))?;
+    let taken: bool = locked.map_err(db_error("taking the migration lock"))?.get(0);
+    hold.map_err(db_error("taking the migration lock"))?;
+    if !taken {
+        c.batch_execute("ROLLBACK")
+            .await
+            .map_err(db_error("taking the migration lock"))?;
+    }
+    Ok(taken)
+}
+
+async fn poll(session: &Session, key: i64, timeout: Duration, interrupt: &Interrupt) -> Result<(), Error> {
+    if try_once(session, key).await? {
         debug!("migration lock taken");
         return Ok(());
     }
@@ -71,7 +200,7 @@ pub async fn acquire(session: &Session, key: i64, timeout: Duration, interrupt: 
             .unwrap_or(Duration::from_millis(250))
             .min(timeout - waited);
         interrupt.sleep(delay).await.map_err(Error::Interrupted)?;
-        if try_lock(session, key).await? {
+        if try_once(session, key).await? {
             info!("migration lock taken after {:.1}s", start.elapsed().as_secs_f64());
             return Ok(());
         }
@@ -99,15 +228,6 @@ fn report(holder: Option<LockHolder>, waited: Duration, timeout: Duration) {
     }
 }
 
-async fn try_lock(session: &Session, key: i64) -> Result<bool, Error> {
-    let row = session
-        .client
-        .query_typed_one("SELECT pg_try_advisory_lock($1)", &[(&key, Type::INT8)])
-        .await
-        .map_err(|e| db_error("taking the migration lock")(e))?;
-    Ok(row.get(0))
-}
-
 async fn holder(session: &Session, key: i64) -> Result<Option<LockHolder>, Error> {
     let bits = key as u64;
     let (high, low) = ((bits >> 32) as i64, (bits & 0xffff_ffff) as i64);
@@ -115,23 +235,11 @@ async fn holder(session: &Session, key: i64) -> Result<Option<LockHolder>, Error
         .client
         .query_typed(LOCK_HOLDER, &[(&high, Type::INT8), (&low, Type::INT8)])
         .await
-        .map_err(|e| db_error("reading who holds the migration lock")(e))?;
+        .map_err(db_error("reading who holds the migration lock"))?;
     Ok(rows.first().map(|r| LockHolder {
         pid: r.get(0),
         application_name: r.get(1),
         client: r.get(2),
         since: r.get(3),
     }))
-}
-
-/// Releases the lock. Closing the session would release it too; doing it
-/// explicitly keeps the order obvious in the server log.
-pub async fn release(session: &Session, key: i64) {
-    let r = session
-        .client
-        .query_typed("SELECT pg_advisory_unlock($1)", &[(&key, Type::INT8)])
-        .await;
-    if let Err(e) = r {
-        debug!("releasing the migration lock: {}", describe(&e));
-    }
 }

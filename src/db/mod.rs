@@ -19,7 +19,7 @@ pub use wait::wait_for_db;
 use std::future::Future;
 use std::time::Duration;
 
-use tokio_postgres::error::ErrorPosition;
+use tokio_postgres::error::{ErrorPosition, SqlState};
 use tokio_postgres::types::{ToSql, Type};
 
 use crate::error::{Error, ServerError};
@@ -37,6 +37,10 @@ pub fn describe(e: &tokio_postgres::Error) -> String {
     }
     text
 }
+
+/// The writer's session setting (see the file): after connecting, and again
+/// after each migration resets its session.
+pub(crate) const SESSION_SETTINGS: &str = include_str!("sql/session_settings.sql");
 
 /// How long a cancel request and the rollback it causes may take after
 /// SIGTERM before we exit anyway: a frozen server (a SIGSTOPped postmaster, a
@@ -72,12 +76,54 @@ pub async fn interruptible<T>(
 /// separate prepare).
 pub type Param<'a> = (&'a (dyn ToSql + Sync), Type);
 
-/// A database error outside a migration, with what we were doing.
+/// A database error outside a migration, with what we were doing: a lost
+/// session and a missing privilege are the operator's (exit 3), anything
+/// else a database error we did not expect.
 pub fn db_error(context: impl Into<String>) -> impl FnOnce(tokio_postgres::Error) -> Error {
     let context = context.into();
-    move |e| Error::Database {
-        context,
-        message: describe(&e),
+    move |e| {
+        let message = describe(&e);
+        if is_connection_loss(&e) {
+            return Error::ConnectionLost { context, message };
+        }
+        if e.code() == Some(&SqlState::INSUFFICIENT_PRIVILEGE) {
+            return Error::Privilege {
+                action: context,
+                message,
+                hint: "grant the role what the message names, or run schemagate as a role that has it".into(),
+            };
+        }
+        Error::Database { context, message }
+    }
+}
+
+/// Whether `e` means the session is gone: the socket closed, an I/O error,
+/// or the server ending it (class 08, admin/crash shutdown, not accepting
+/// connections). A restart or failover mid-run looks like this.
+pub fn is_connection_loss(e: &tokio_postgres::Error) -> bool {
+    if e.is_closed() {
+        return true;
+    }
+    match e.code() {
+        Some(code) => {
+            code.code().starts_with("08")
+                || [
+                    SqlState::ADMIN_SHUTDOWN,
+                    SqlState::CRASH_SHUTDOWN,
+                    SqlState::CANNOT_CONNECT_NOW,
+                ]
+                .contains(code)
+        }
+        None => {
+            let mut source = std::error::Error::source(e);
+            while let Some(s) = source {
+                if s.is::<std::io::Error>() {
+                    return true;
+                }
+                source = s.source();
+            }
+            false
+        }
     }
 }
 

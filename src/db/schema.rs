@@ -237,6 +237,8 @@ pub async fn run_script(session: &Session, sql: &str) -> Result<ScriptRun, Error
                 line: statement_start(sql, stmt.char_offset).0,
                 first_booleans: rows.iter().filter_map(first_boolean).collect(),
             }),
+            // A server going away is not the script's failure (exit 3, not 6).
+            Err(e) if super::is_connection_loss(&e) => return Err(fatal(e)),
             Err(e) if e.as_db_error().is_some() => {
                 outcome = Some(ScriptRun::Failed(server_error(
                     &e,

@@ -25,10 +25,11 @@ pub enum Verdict {
 /// fails at once: retrying a wrong password for 60 s only delays the page.
 pub fn classify(kind: &FailureKind) -> Verdict {
     match kind {
-        FailureKind::Timeout | FailureKind::Io => Verdict::Retry,
-        // 57P03 cannot_connect_now (starting up / shutting down), 53300
-        // too_many_connections, 57P01 admin_shutdown (a restart in progress).
-        FailureKind::Db(code) if matches!(code.as_str(), "57P03" | "53300" | "57P01") => Verdict::Retry,
+        FailureKind::Timeout | FailureKind::Io | FailureKind::Standby => Verdict::Retry,
+        // 57P03 cannot_connect_now (starting up, shutting down, in recovery),
+        // 53300 too_many_connections, 57P01 admin_shutdown and 57P02
+        // crash_shutdown (a restart in progress).
+        FailureKind::Db(code) if matches!(code.as_str(), "57P03" | "53300" | "57P01" | "57P02") => Verdict::Retry,
         FailureKind::Db(code) if code == "3D000" => Verdict::MissingDatabase,
         FailureKind::Db(_) | FailureKind::Tls | FailureKind::NoTlsOnServer | FailureKind::Other => Verdict::Fatal,
     }
@@ -88,9 +89,14 @@ pub async fn wait_for_db(config: &Config, access: Access, interrupt: &Interrupt)
             sig = interrupt.recv() => return Err(Error::Interrupted(sig)),
         };
         let (kind, reason) = match attempt {
-            Ok(client) => {
-                debug!(target = %target, elapsed_ms = start.elapsed().as_millis() as u64, "connected");
-                return Ok(Session { client, tls, target });
+            Ok((client, server)) => {
+                debug!(target = %target, server = %server, elapsed_ms = start.elapsed().as_millis() as u64, "connected");
+                return Ok(Session {
+                    client,
+                    tls,
+                    target,
+                    server,
+                });
             }
             Err(failure) => failure,
         };
@@ -153,6 +159,7 @@ async fn create_database(config: &Config, tls: &Option<MakeRustlsConnect>, inter
         r = connect_once(&maintenance, tls, Access::ReadWrite, config.connect_timeout) => r,
         sig = interrupt.recv() => return Err(Error::Interrupted(sig)),
     }
+    .map(|(client, _)| client)
     .map_err(|(_, reason)| Error::ConnectFatal {
         target: target.clone(),
         reason: format!("cannot create the database: {reason}"),
@@ -177,7 +184,8 @@ mod tests {
 
     #[test]
     fn transient_failures_are_retried_and_the_rest_fail_fast() {
-        for code in ["57P03", "53300", "57P01"] {
+        assert_eq!(classify(&FailureKind::Standby), Verdict::Retry);
+        for code in ["57P03", "53300", "57P01", "57P02"] {
             assert_eq!(classify(&FailureKind::Db(code.into())), Verdict::Retry, "{code}");
         }
         for code in ["28P01", "28000", "42501"] {

@@ -55,8 +55,21 @@ fn marker(line: &str) -> Option<(Tool, Option<Marker>, TransactionMode)> {
     }
 }
 
-/// Splits a file into its up and down parts. A file without markers is all up.
-pub fn sections(text: &str, plain_mode: TransactionMode) -> Result<Sections, String> {
+/// Splits a file into its up and down parts. A file without markers is all
+/// up, and is moved, not copied (a 50 MB data migration stays one copy).
+pub fn sections(text: String, plain_mode: TransactionMode) -> Result<Sections, String> {
+    if !text.split_inclusive('\n').any(|line| marker(line).is_some()) {
+        return Ok(Sections {
+            up: text,
+            down: None,
+            up_transaction: plain_mode,
+            down_transaction: plain_mode,
+        });
+    }
+    split_sections(&text, plain_mode)
+}
+
+fn split_sections(text: &str, plain_mode: TransactionMode) -> Result<Sections, String> {
     let mut tools = Vec::new();
     let mut current: Option<Marker> = None;
     let (mut up, mut down) = (String::with_capacity(text.len()), String::with_capacity(text.len()));
@@ -120,7 +133,7 @@ mod tests {
 
     #[test]
     fn plain_files_are_all_up() {
-        let s = sections("CREATE TABLE a ();\n", PM).unwrap();
+        let s = sections("CREATE TABLE a ();\n".into(), PM).unwrap();
         assert_eq!(s.up, "CREATE TABLE a ();\n");
         assert_eq!(s.down, None);
     }
@@ -128,7 +141,7 @@ mod tests {
     #[test]
     fn dbmate_sections_and_transaction_false() {
         let text = "-- migrate:up transaction:false\nCREATE INDEX CONCURRENTLY i ON t (a);\n\n-- migrate:down\nDROP INDEX i;\n";
-        let s = sections(text, PM).unwrap();
+        let s = sections(text.into(), PM).unwrap();
         assert!(s.up.contains("CREATE INDEX CONCURRENTLY") && !s.up.contains("DROP INDEX"));
         assert!(s.down.as_ref().unwrap().contains("DROP INDEX i;") && !s.down.as_ref().unwrap().contains("CREATE"));
         assert_eq!(s.up_transaction, TransactionMode::None);
@@ -141,7 +154,7 @@ mod tests {
     #[test]
     fn goose_sections_and_no_transaction() {
         let text = "-- +goose NO TRANSACTION\n-- +goose Up\nCREATE TABLE a ();\n-- +goose Down\nDROP TABLE a;\n";
-        let s = sections(text, PM).unwrap();
+        let s = sections(text.into(), PM).unwrap();
         assert!(s.up.contains("CREATE TABLE a") && !s.up.contains("DROP"));
         assert_eq!(s.up_transaction, TransactionMode::None);
         assert_eq!(s.down_transaction, TransactionMode::None);
@@ -149,13 +162,13 @@ mod tests {
 
     #[test]
     fn ambiguous_files_are_refused_with_a_reason() {
-        assert!(sections("-- migrate:up\nA;\n-- +goose Down\nB;\n", PM)
+        assert!(sections("-- migrate:up\nA;\n-- +goose Down\nB;\n".into(), PM)
             .unwrap_err()
             .contains("mixes dbmate"));
-        assert!(sections("-- migrate:down\nB;\n", PM)
+        assert!(sections("-- migrate:down\nB;\n".into(), PM)
             .unwrap_err()
             .contains("no up section"));
-        assert!(sections("-- +goose Up\nA;\n-- +goose Up\nB;\n", PM)
+        assert!(sections("-- +goose Up\nA;\n-- +goose Up\nB;\n".into(), PM)
             .unwrap_err()
             .contains("more than one up"));
     }

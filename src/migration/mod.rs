@@ -23,6 +23,8 @@ pub struct MigrationFile {
     pub sql: String,
     pub checksum: String,
     pub transaction: TransactionMode,
+    /// `-- schemagate:lock-timeout`: this file's own DDL lock timeout.
+    pub lock_timeout: Option<std::time::Duration>,
     /// How to undo it, for `down`: a `.down.sql` file or a down section.
     pub down: Option<DownScript>,
 }
@@ -181,8 +183,60 @@ pub fn checksum(sql: &str) -> String {
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-pub fn normalize(raw: &str) -> String {
-    raw.replace("\r\n", "\n")
+/// CRLF to LF, in place: a 50 MB migration must not be copied to be
+/// normalised (loading one used to take four times its size).
+pub fn normalize(text: String) -> String {
+    if !text.contains("\r\n") {
+        return text;
+    }
+    let mut bytes = text.into_bytes();
+    let mut kept = 0;
+    for i in 0..bytes.len() {
+        if bytes[i] == b'\r' && bytes.get(i + 1) == Some(&b'\n') {
+            continue;
+        }
+        bytes[kept] = bytes[i];
+        kept += 1;
+    }
+    bytes.truncate(kept);
+    String::from_utf8(bytes).expect("removing ASCII CRs keeps UTF-8 valid")
+}
+
+/// Windows editors start files with a UTF-8 byte order mark, which the
+/// server would read as part of the first statement. It is taken off before
+/// directives are read and before the SQL is sent, in place; the checksum is
+/// of the file as it is, so taking it off changes no recorded checksum.
+pub fn strip_bom(mut text: String) -> String {
+    if text.starts_with('\u{feff}') {
+        text.drain(..'\u{feff}'.len_utf8());
+    }
+    text
+}
+
+/// `-- schemagate:lock-timeout <duration>` in the leading comments: how long
+/// this file's statements may wait for a table lock before the attempt is
+/// rolled back and retried (`0`: wait as long as it takes, for files that
+/// must). `None` when the file does not say.
+pub fn lock_timeout_directive(sql: &str) -> Result<Option<std::time::Duration>, String> {
+    for line in leading_comments(sql) {
+        if let Some(value) = line.strip_prefix(LOCK_TIMEOUT) {
+            return crate::config::duration::parse_duration(value)
+                .map(Some)
+                .map_err(|e| format!("-- {LOCK_TIMEOUT}: {e}"));
+        }
+    }
+    Ok(None)
+}
+
+const LOCK_TIMEOUT: &str = "schemagate:lock-timeout";
+
+/// The text of the comment lines before the first statement, trimmed.
+fn leading_comments(sql: &str) -> impl Iterator<Item = &str> {
+    sql.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map_while(|l| l.strip_prefix("--"))
+        .map(str::trim)
 }
 
 const NO_TRANSACTION: &str = "schemagate:no-transaction";
@@ -212,17 +266,18 @@ pub fn build_set(entries: Vec<(String, String)>) -> Result<MigrationSet, Vec<Fil
     let mut set = MigrationSet::default();
     let mut down_files: BTreeMap<Version, Vec<DownScript>> = BTreeMap::new();
     for (file_name, raw) in entries {
-        let text = normalize(&raw);
+        let text = normalize(raw);
         let bad_content = |reason: String| FileProblem::BadContent {
             file: file_name.clone(),
             reason,
         };
         match parse_name(&file_name) {
-            Ok(NameKind::Up { version, name }) => match up_file(version, name, &file_name, &text) {
+            Ok(NameKind::Up { version, name }) => match up_file(version, name, &file_name, text) {
                 Ok(f) => set.files.push(f),
                 Err(reason) => problems.push(bad_content(reason)),
             },
             Ok(NameKind::Down { version }) => {
+                let text = strip_bom(text);
                 let transaction = transaction_mode(&text);
                 down_files.entry(version).or_default().push(DownScript {
                     file_name,
@@ -230,13 +285,17 @@ pub fn build_set(entries: Vec<(String, String)>) -> Result<MigrationSet, Vec<Fil
                     transaction,
                 });
             }
-            Ok(NameKind::Repeatable { name }) => set.repeatables.push(RepeatableFile {
-                name,
-                checksum: checksum(&text),
-                transaction: transaction_mode(&text),
-                file_name,
-                sql: text,
-            }),
+            Ok(NameKind::Repeatable { name }) => {
+                let checksum = checksum(&text);
+                let text = strip_bom(text);
+                set.repeatables.push(RepeatableFile {
+                    name,
+                    checksum,
+                    transaction: transaction_mode(&text),
+                    file_name,
+                    sql: text,
+                })
+            }
             Ok(NameKind::Ignored) => {}
             Err(reason) => problems.push(FileProblem::BadName {
                 file: file_name,
@@ -256,8 +315,12 @@ pub fn build_set(entries: Vec<(String, String)>) -> Result<MigrationSet, Vec<Fil
     }
 }
 
-fn up_file(version: Version, name: String, file_name: &str, text: &str) -> Result<MigrationFile, String> {
-    let s = layout::sections(text, transaction_mode(text))?;
+fn up_file(version: Version, name: String, file_name: &str, text: String) -> Result<MigrationFile, String> {
+    let checksum = checksum(&text);
+    let text = strip_bom(text);
+    let lock_timeout = lock_timeout_directive(&text)?;
+    let mode = transaction_mode(&text);
+    let s = layout::sections(text, mode)?;
     let down = s.down.map(|sql| DownScript {
         file_name: file_name.to_string(),
         sql,
@@ -267,8 +330,9 @@ fn up_file(version: Version, name: String, file_name: &str, text: &str) -> Resul
         version,
         name,
         file_name: file_name.to_string(),
-        checksum: checksum(text),
+        checksum,
         transaction: s.up_transaction,
+        lock_timeout,
         sql: s.up,
         down,
     })
@@ -355,7 +419,8 @@ mod tests {
 
     #[test]
     fn checksum_ignores_crlf() {
-        assert_eq!(checksum(&normalize("a;\r\nb;\r\n")), checksum("a;\nb;\n"));
+        assert_eq!(checksum(&normalize("a;\r\nb;\r\n".into())), checksum("a;\nb;\n"));
+        assert_eq!(normalize("\r\r\n\r".into()), "\r\n\r");
         assert_eq!(
             checksum(""),
             "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"

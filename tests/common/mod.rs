@@ -6,6 +6,8 @@
 //! and says why.
 #![allow(dead_code)]
 
+pub mod faults;
+
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -215,6 +217,16 @@ impl Cluster {
             root,
             port,
             tls,
+            counter: AtomicUsize::new(0),
+        }
+    }
+
+    /// A cluster whose data directory is already at `root/data`.
+    pub fn adopt(root: PathBuf, port: u16) -> Cluster {
+        Cluster {
+            root,
+            port,
+            tls: None,
             counter: AtomicUsize::new(0),
         }
     }

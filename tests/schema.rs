@@ -84,7 +84,7 @@ fn snapshot_after_run_then_verify_passes() {
     migrated_with_snapshot(&db, dir.path());
     let text = std::fs::read_to_string(schema_json(dir.path())).unwrap();
     let doc: serde_json::Value = serde_json::from_str(&text).unwrap();
-    assert_eq!(doc["format_version"], 1);
+    assert_eq!(doc["format_version"], 2);
     let public = &doc["schemas"]["public"];
     assert_eq!(public["tables"]["users"]["columns"]["email"]["type"], "text");
     assert_eq!(public["tables"]["users"]["columns"]["id"]["identity"], "always");

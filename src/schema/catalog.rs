@@ -6,8 +6,8 @@
 use std::collections::BTreeMap;
 
 use super::model::{
-    Column, Constraint, Extension, Function, Index, Schema, Sequence, Snapshot, Table, Trigger, TypeDef, View,
-    FORMAT_VERSION,
+    Column, Constraint, DefaultPrivileges, Extension, Function, Grant, Index, Policy, Privileges, Schema, Sequence,
+    Snapshot, Table, Trigger, Type, TypeDef, View, FORMAT_VERSION,
 };
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -20,6 +20,10 @@ pub struct RelationRow {
     pub partition_key: Option<String>,
     pub partition_of: Option<String>,
     pub partition_bound: Option<String>,
+    pub owner: String,
+    pub comment: Option<String>,
+    pub row_security: bool,
+    pub force_row_security: bool,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -33,6 +37,7 @@ pub struct ColumnRow {
     pub identity: String,
     pub generated: String,
     pub collation: Option<String>,
+    pub comment: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -75,6 +80,7 @@ pub struct TypeRow {
     pub constraint_definitions: Vec<String>,
     pub attributes: Vec<String>,
     pub subtype: Option<String>,
+    pub owner: String,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -92,6 +98,8 @@ pub struct FunctionRow {
     pub parallel: String,
     pub config: Option<String>,
     pub body_sha256: String,
+    pub owner: String,
+    pub comment: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -108,6 +116,56 @@ pub struct ExtensionRow {
     pub name: String,
     pub schema: String,
     pub version: String,
+    pub owner: String,
+}
+
+/// The owner of a compared schema.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NamespaceRow {
+    pub name: String,
+    pub owner: String,
+}
+
+/// One entry of an object's privileges, already set against the default
+/// (see [`Privileges`]): `granted` beyond it, or revoked from it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PrivilegeRow {
+    /// `schema`, `table`, `view`, `materialized view`, `sequence` or `function`.
+    pub object_type: String,
+    pub schema: String,
+    /// The relation's name, `name(argument types)` for a function, the
+    /// schema's name for a schema.
+    pub name: String,
+    /// For a privilege on one column of the relation.
+    pub column: Option<String>,
+    pub granted: bool,
+    pub grant: Grant,
+}
+
+/// One entry of a `pg_default_acl` row, set against the built-in default
+/// like a [`PrivilegeRow`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DefaultPrivilegeRow {
+    pub role: String,
+    /// `None` for the global entries (`defaclnamespace` 0).
+    pub schema: Option<String>,
+    /// `defaclobjtype`: `r`, `S`, `f`, `T` or `n`.
+    pub objtype: String,
+    pub granted: bool,
+    pub grant: Grant,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PolicyRow {
+    pub schema: String,
+    pub table: String,
+    pub name: String,
+    /// `polcmd`: `r`, `a`, `w`, `d` or `*`.
+    pub command: String,
+    pub permissive: bool,
+    pub roles: Vec<String>,
+    pub using: Option<String>,
+    pub with_check: Option<String>,
 }
 
 /// Everything the catalog queries returned, for the compared schemas.
@@ -115,6 +173,7 @@ pub struct ExtensionRow {
 pub struct Catalog {
     /// The compared schemas that exist, even when empty.
     pub schemas: Vec<String>,
+    pub namespaces: Vec<NamespaceRow>,
     pub relations: Vec<RelationRow>,
     pub columns: Vec<ColumnRow>,
     pub constraints: Vec<ConstraintRow>,
@@ -124,70 +183,66 @@ pub struct Catalog {
     pub functions: Vec<FunctionRow>,
     pub triggers: Vec<TriggerRow>,
     pub extensions: Vec<ExtensionRow>,
+    pub privileges: Vec<PrivilegeRow>,
+    pub default_privileges: Vec<DefaultPrivilegeRow>,
+    pub policies: Vec<PolicyRow>,
 }
 
 /// Builds the document. Row order does not matter: every collection is a
-/// sorted map. Rows for a schema or table that was not listed are dropped
-/// (the queries run in one snapshot, so that does not happen in practice).
+/// sorted map, and lists of grants and roles are sorted here (byte order,
+/// not the database's collation, so that every cluster sorts alike). Rows
+/// for a schema or object that was not listed are dropped: the queries run
+/// in one snapshot, so that only happens for objects left out on purpose
+/// (the history table's grants, an extension's members).
 pub fn assemble(catalog: Catalog) -> Snapshot {
     let mut schemas: BTreeMap<String, Schema> =
         catalog.schemas.iter().map(|s| (s.clone(), Schema::default())).collect();
+    for n in catalog.namespaces {
+        if let Some(s) = schemas.get_mut(&n.name) {
+            s.owner = Some(n.owner);
+        }
+    }
     for r in catalog.relations {
         add_relation(&mut schemas, r);
     }
-    for c in catalog.columns {
-        if let Some(t) = table_mut(&mut schemas, &c.schema, &c.table) {
-            t.columns.insert(c.name.clone(), column(c));
-        }
-    }
-    for c in catalog.constraints {
-        if let Some(t) = table_mut(&mut schemas, &c.schema, &c.table) {
-            let kind = constraint_kind(&c.contype).to_string();
-            t.constraints.insert(
-                c.name,
-                Constraint {
-                    definition: c.definition,
-                    kind,
-                },
-            );
-        }
-    }
+    add_table_parts(&mut schemas, catalog.columns, catalog.constraints, catalog.policies);
     add_schema_objects(&mut schemas, catalog.indexes, catalog.sequences, catalog.triggers);
-    for t in catalog.types {
-        if let (Some(s), Some(def)) = (schemas.get_mut(&t.schema), type_def(&t)) {
-            s.types.insert(t.name, def);
-        }
-    }
-    for f in catalog.functions {
-        if let Some(s) = schemas.get_mut(&f.schema) {
-            s.functions
-                .insert(format!("{}({})", f.name, f.argument_types), function(f));
-        }
-    }
+    add_types_and_functions(&mut schemas, catalog.types, catalog.functions);
     let extensions = catalog
         .extensions
         .into_iter()
         .map(|e| {
-            (
-                e.name,
-                Extension {
-                    schema: e.schema,
-                    version: e.version,
-                },
-            )
+            let extension = Extension {
+                owner: Some(e.owner),
+                schema: e.schema,
+                version: e.version,
+            };
+            (e.name, extension)
         })
         .collect();
-    Snapshot {
+    let mut snapshot = Snapshot {
+        default_privileges: BTreeMap::new(),
         extensions,
         format_version: FORMAT_VERSION,
         schemas,
+    };
+    for p in catalog.privileges {
+        add_privilege(&mut snapshot.schemas, p);
     }
+    for d in catalog.default_privileges {
+        add_default_privilege(&mut snapshot, d);
+    }
+    snapshot.sort_entries();
+    snapshot
 }
 
 fn add_relation(schemas: &mut BTreeMap<String, Schema>, r: RelationRow) {
     let Some(s) = schemas.get_mut(&r.schema) else { return };
     let view = || View {
+        comment: r.comment.clone(),
         definition: r.definition.clone().unwrap_or_default(),
+        owner: Some(r.owner.clone()),
+        ..Default::default()
     };
     match r.relkind.as_str() {
         "v" => {
@@ -204,13 +259,74 @@ fn add_relation(schemas: &mut BTreeMap<String, Schema>, r: RelationRow) {
                 _ => "table",
             };
             let table = Table {
+                comment: r.comment,
+                force_row_security: r.force_row_security,
                 kind: kind.into(),
+                owner: Some(r.owner),
                 partition_key: r.partition_key,
                 partition_of: r.partition_of,
                 partition_bound: r.partition_bound,
+                row_security: r.row_security,
                 ..Default::default()
             };
             s.tables.insert(r.name, table);
+        }
+    }
+}
+
+fn add_table_parts(
+    schemas: &mut BTreeMap<String, Schema>,
+    columns: Vec<ColumnRow>,
+    constraints: Vec<ConstraintRow>,
+    policies: Vec<PolicyRow>,
+) {
+    for c in columns {
+        if let Some(t) = table_mut(schemas, &c.schema, &c.table) {
+            t.columns.insert(c.name.clone(), column(c));
+        }
+    }
+    for c in constraints {
+        if let Some(t) = table_mut(schemas, &c.schema, &c.table) {
+            let kind = constraint_kind(&c.contype).to_string();
+            t.constraints.insert(
+                c.name,
+                Constraint {
+                    definition: c.definition,
+                    kind,
+                },
+            );
+        }
+    }
+    for p in policies {
+        if let Some(t) = table_mut(schemas, &p.schema, &p.table) {
+            let policy = Policy {
+                command: policy_command(&p.command).to_string(),
+                permissive: p.permissive,
+                roles: p.roles,
+                using: p.using,
+                with_check: p.with_check,
+            };
+            t.policies.insert(p.name, policy);
+        }
+    }
+}
+
+fn add_types_and_functions(schemas: &mut BTreeMap<String, Schema>, types: Vec<TypeRow>, functions: Vec<FunctionRow>) {
+    for t in types {
+        if let (Some(s), Some(def)) = (schemas.get_mut(&t.schema), type_def(&t)) {
+            s.types.insert(
+                t.name,
+                Type {
+                    def,
+                    owner: Some(t.owner),
+                },
+            );
+        }
+    }
+    for f in functions {
+        if let Some(s) = schemas.get_mut(&f.schema) {
+            s.functions
+                .insert(format!("{}({})", f.name, f.argument_types), function(f));
         }
     }
 }
@@ -254,6 +370,64 @@ fn table_mut<'a>(schemas: &'a mut BTreeMap<String, Schema>, schema: &str, table:
     schemas.get_mut(schema)?.tables.get_mut(table)
 }
 
+fn add_privilege(schemas: &mut BTreeMap<String, Schema>, p: PrivilegeRow) {
+    let Some(s) = schemas.get_mut(&p.schema) else { return };
+    let column = p.column;
+    let target = match p.object_type.as_str() {
+        "schema" => Some(&mut s.privileges),
+        "table" => s
+            .tables
+            .get_mut(&p.name)
+            .map(|t| relation_slot(&mut t.privileges, &mut t.column_privileges, column)),
+        "view" => s
+            .views
+            .get_mut(&p.name)
+            .map(|v| relation_slot(&mut v.privileges, &mut v.column_privileges, column)),
+        "materialized view" => s
+            .materialized_views
+            .get_mut(&p.name)
+            .map(|v| relation_slot(&mut v.privileges, &mut v.column_privileges, column)),
+        "sequence" => s.sequences.get_mut(&p.name).map(|q| &mut q.privileges),
+        "function" => s.functions.get_mut(&p.name).map(|f| &mut f.privileges),
+        _ => None,
+    };
+    if let Some(privileges) = target {
+        push(privileges, p.granted, p.grant);
+    }
+}
+
+fn push(privileges: &mut Privileges, granted: bool, grant: Grant) {
+    if granted {
+        privileges.granted.push(grant);
+    } else {
+        privileges.revoked.push(grant);
+    }
+}
+
+/// The relation's own privileges, or one column's.
+fn relation_slot<'a>(
+    own: &'a mut Privileges,
+    columns: &'a mut BTreeMap<String, Privileges>,
+    column: Option<String>,
+) -> &'a mut Privileges {
+    match column {
+        Some(c) => columns.entry(c).or_default(),
+        None => own,
+    }
+}
+
+fn add_default_privilege(snapshot: &mut Snapshot, d: DefaultPrivilegeRow) {
+    let target: Option<&mut DefaultPrivileges> = match &d.schema {
+        None => Some(&mut snapshot.default_privileges),
+        Some(schema) => snapshot.schemas.get_mut(schema).map(|s| &mut s.default_privileges),
+    };
+    if let Some(target) = target {
+        let objects = default_privilege_objects(&d.objtype).to_string();
+        let privileges = target.entry(d.role).or_default().entry(objects).or_default();
+        push(privileges, d.granted, d.grant);
+    }
+}
+
 fn column(c: ColumnRow) -> Column {
     // A generated column keeps its expression where a default would be.
     let (default, generated) = if c.generated.is_empty() {
@@ -263,6 +437,7 @@ fn column(c: ColumnRow) -> Column {
     };
     Column {
         collation: c.collation,
+        comment: c.comment,
         default,
         generated,
         identity: match c.identity.as_str() {
@@ -282,6 +457,28 @@ fn constraint_kind(contype: &str) -> &str {
         "c" => "check",
         "f" => "foreign key",
         "x" => "exclusion",
+        other => other,
+    }
+}
+
+fn policy_command(code: &str) -> &str {
+    match code {
+        "r" => "SELECT",
+        "a" => "INSERT",
+        "w" => "UPDATE",
+        "d" => "DELETE",
+        "*" => "ALL",
+        other => other,
+    }
+}
+
+fn default_privilege_objects(objtype: &str) -> &str {
+    match objtype {
+        "r" => "tables",
+        "S" => "sequences",
+        "f" => "functions",
+        "T" => "types",
+        "n" => "schemas",
         other => other,
     }
 }
@@ -326,6 +523,7 @@ fn function(f: FunctionRow) -> Function {
     Function {
         arguments: f.arguments,
         body_sha256: f.body_sha256,
+        comment: f.comment,
         config: f.config.filter(|c| !c.is_empty()),
         kind: match f.prokind.as_str() {
             "p" => "procedure",
@@ -334,12 +532,14 @@ fn function(f: FunctionRow) -> Function {
         }
         .into(),
         language: f.language,
+        owner: Some(f.owner),
         parallel: match f.parallel.as_str() {
             "s" => "safe",
             "r" => "restricted",
             _ => "unsafe",
         }
         .into(),
+        privileges: Privileges::default(),
         result: f.result,
         security_definer: f.security_definer,
         strict: f.strict,
@@ -460,9 +660,143 @@ mod tests {
             types: vec![t],
             ..Default::default()
         });
-        let TypeDef::Domain { constraints, .. } = &snap.schemas["public"].types["posint"] else {
+        let TypeDef::Domain { constraints, .. } = &snap.schemas["public"].types["posint"].def else {
             panic!("not a domain")
         };
         assert_eq!(constraints["b_check"], "CHECK ((VALUE < 10))");
+    }
+
+    fn grant(grantee: &str, privilege: &str) -> Grant {
+        Grant {
+            grantee: grantee.into(),
+            privilege: privilege.into(),
+            grantable: false,
+        }
+    }
+
+    fn privilege_row(object_type: &str, name: &str, column: Option<&str>, granted: bool, g: Grant) -> PrivilegeRow {
+        PrivilegeRow {
+            object_type: s(object_type),
+            schema: s("public"),
+            name: s(name),
+            column: column.map(s),
+            granted,
+            grant: g,
+        }
+    }
+
+    #[test]
+    fn privileges_land_on_their_object_or_column_sorted_in_byte_order() {
+        let relation = |name: &str, relkind: &str| RelationRow {
+            schema: s("public"),
+            name: s(name),
+            relkind: s(relkind),
+            owner: s("app_owner"),
+            ..Default::default()
+        };
+        let catalog = Catalog {
+            schemas: vec![s("public")],
+            namespaces: vec![NamespaceRow {
+                name: s("public"),
+                owner: s("pg_database_owner"),
+            }],
+            relations: vec![relation("t", "r"), relation("v", "v"), relation("m", "m")],
+            sequences: vec![SequenceRow {
+                schema: s("public"),
+                name: s("q"),
+                ..Default::default()
+            }],
+            functions: vec![FunctionRow {
+                schema: s("public"),
+                name: s("f"),
+                argument_types: s("integer"),
+                owner: s("app_owner"),
+                ..Default::default()
+            }],
+            privileges: vec![
+                privilege_row("table", "t", None, true, grant("zed", "SELECT")),
+                privilege_row("table", "t", None, true, grant("Zed", "SELECT")),
+                privilege_row("table", "t", None, true, grant("Zed", "SELECT")),
+                privilege_row("table", "t", Some("c"), true, grant("zed", "UPDATE")),
+                privilege_row("view", "v", None, true, grant("zed", "SELECT")),
+                privilege_row("materialized view", "m", Some("x"), true, grant("zed", "SELECT")),
+                privilege_row("sequence", "q", None, true, grant("zed", "USAGE")),
+                privilege_row("function", "f(integer)", None, false, grant("PUBLIC", "EXECUTE")),
+                privilege_row("schema", "public", None, true, grant("PUBLIC", "USAGE")),
+                // The history table is not in the snapshot: its grants are dropped.
+                privilege_row("table", "schemagate_history", None, true, grant("zed", "SELECT")),
+            ],
+            ..Default::default()
+        };
+        let snap = assemble(catalog);
+        let public = &snap.schemas["public"];
+        assert_eq!(public.owner.as_deref(), Some("pg_database_owner"));
+        assert_eq!(public.privileges.granted, vec![grant("PUBLIC", "USAGE")]);
+        let t = &public.tables["t"];
+        assert_eq!(t.owner.as_deref(), Some("app_owner"));
+        // Byte order: upper case first, whatever the database's collation; one entry per privilege.
+        assert_eq!(
+            t.privileges.granted,
+            vec![grant("Zed", "SELECT"), grant("zed", "SELECT")]
+        );
+        assert_eq!(t.column_privileges["c"].granted, vec![grant("zed", "UPDATE")]);
+        assert_eq!(public.views["v"].privileges.granted.len(), 1);
+        assert_eq!(public.materialized_views["m"].column_privileges["x"].granted.len(), 1);
+        assert_eq!(public.sequences["q"].privileges.granted, vec![grant("zed", "USAGE")]);
+        assert_eq!(
+            public.functions["f(integer)"].privileges.revoked,
+            vec![grant("PUBLIC", "EXECUTE")]
+        );
+        assert_eq!(public.tables.len(), 1);
+    }
+
+    #[test]
+    fn default_privileges_go_global_or_to_their_schema_and_policies_spell_out_codes() {
+        let default_row = |schema: Option<&str>, objtype: &str, granted: bool, g: Grant| DefaultPrivilegeRow {
+            role: s("app_owner"),
+            schema: schema.map(s),
+            objtype: s(objtype),
+            granted,
+            grant: g,
+        };
+        let catalog = Catalog {
+            schemas: vec![s("public")],
+            relations: vec![RelationRow {
+                schema: s("public"),
+                name: s("t"),
+                relkind: s("r"),
+                row_security: true,
+                ..Default::default()
+            }],
+            default_privileges: vec![
+                default_row(None, "f", false, grant("PUBLIC", "EXECUTE")),
+                default_row(Some("public"), "r", true, grant("reader", "SELECT")),
+                default_row(Some("public"), "S", true, grant("reader", "USAGE")),
+                default_row(Some("other"), "r", true, grant("reader", "SELECT")),
+            ],
+            policies: vec![PolicyRow {
+                schema: s("public"),
+                table: s("t"),
+                name: s("p"),
+                command: s("w"),
+                permissive: false,
+                roles: vec![s("b"), s("PUBLIC"), s("a")],
+                using: Some(s("true")),
+                with_check: None,
+            }],
+            ..Default::default()
+        };
+        let snap = assemble(catalog);
+        assert_eq!(
+            snap.default_privileges["app_owner"]["functions"].revoked,
+            vec![grant("PUBLIC", "EXECUTE")]
+        );
+        let public = &snap.schemas["public"];
+        let mine = &public.default_privileges["app_owner"];
+        assert_eq!(mine.keys().collect::<Vec<_>>(), vec!["sequences", "tables"]);
+        let t = &public.tables["t"];
+        assert!(t.row_security && !t.force_row_security);
+        assert_eq!(t.policies["p"].command, "UPDATE");
+        assert_eq!(t.policies["p"].roles, vec!["PUBLIC", "a", "b"]);
     }
 }

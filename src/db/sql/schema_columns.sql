@@ -9,13 +9,15 @@ SELECT n.nspname AS schema,
        pg_get_expr(ad.adbin, ad.adrelid) AS default_expr,
        a.attidentity::text AS identity,
        a.attgenerated::text AS generated,
-       CASE WHEN a.attcollation <> t.typcollation THEN co.collname END AS collation
+       CASE WHEN a.attcollation <> t.typcollation THEN co.collname END AS collation,
+       d.description AS comment
 FROM pg_attribute a
 JOIN pg_class c ON c.oid = a.attrelid
 JOIN pg_namespace n ON n.oid = c.relnamespace
 JOIN pg_type t ON t.oid = a.atttypid
 LEFT JOIN pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
 LEFT JOIN pg_collation co ON co.oid = a.attcollation
+LEFT JOIN pg_description d ON d.classoid = 'pg_class'::regclass AND d.objoid = a.attrelid AND d.objsubid = a.attnum
 WHERE n.nspname = ANY ($1)
   AND c.relkind IN ('r', 'p', 'f')
   AND a.attnum > 0

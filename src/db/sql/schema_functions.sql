@@ -15,10 +15,13 @@ SELECT n.nspname AS schema,
        p.proparallel::text AS parallel,
        array_to_string(p.proconfig, ', ') AS config,
        encode(sha256(convert_to(CASE WHEN p.prosrc = '' THEN pg_get_functiondef(p.oid) ELSE p.prosrc END,
-                                'UTF8')), 'hex') AS body_sha256
+                                'UTF8')), 'hex') AS body_sha256,
+       pg_get_userbyid(p.proowner) AS owner,
+       d.description AS comment
 FROM pg_proc p
 JOIN pg_namespace n ON n.oid = p.pronamespace
 JOIN pg_language l ON l.oid = p.prolang
+LEFT JOIN pg_description d ON d.classoid = 'pg_proc'::regclass AND d.objoid = p.oid AND d.objsubid = 0
 WHERE n.nspname = ANY ($1)
   AND p.prokind IN ('f', 'p', 'w')
   AND NOT EXISTS (SELECT 1 FROM pg_depend d

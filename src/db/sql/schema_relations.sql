@@ -1,6 +1,7 @@
 -- Tables, views and materialized views of the compared schemas ($1), minus
 -- the history table ($2 schema, $3 name) and objects that belong to an
 -- extension. Views carry their definition; partitions their parent and bound.
+-- The owner is a role name (not an OID) so that clusters compare.
 SELECT n.nspname AS schema,
        c.relname AS name,
        c.relkind::text AS relkind,
@@ -12,9 +13,14 @@ SELECT n.nspname AS schema,
           JOIN pg_class pc ON pc.oid = i.inhparent
           JOIN pg_namespace pn ON pn.oid = pc.relnamespace
          WHERE c.relispartition AND i.inhrelid = c.oid) AS partition_of,
-       CASE WHEN c.relispartition THEN pg_get_expr(c.relpartbound, c.oid) END AS partition_bound
+       CASE WHEN c.relispartition THEN pg_get_expr(c.relpartbound, c.oid) END AS partition_bound,
+       pg_get_userbyid(c.relowner) AS owner,
+       d.description AS comment,
+       c.relrowsecurity AS row_security,
+       c.relforcerowsecurity AS force_row_security
 FROM pg_class c
 JOIN pg_namespace n ON n.oid = c.relnamespace
+LEFT JOIN pg_description d ON d.classoid = 'pg_class'::regclass AND d.objoid = c.oid AND d.objsubid = 0
 WHERE n.nspname = ANY ($1)
   AND c.relkind IN ('r', 'p', 'f', 'v', 'm')
   AND (n.nspname, c.relname) IS DISTINCT FROM ($2, $3)

@@ -10,6 +10,7 @@ SELECT n.nspname AS schema,
        s.seqmax AS max_value,
        s.seqcache AS cache,
        s.seqcycle AS cycle,
+       pg_get_userbyid(c.relowner) AS owner,
        (SELECT on_.nspname || '.' || oc.relname || '.' || a.attname
           FROM pg_depend d
           JOIN pg_class oc ON oc.oid = d.refobjid

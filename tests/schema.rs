@@ -781,6 +781,13 @@ impl Secured {
         self.db.psql(&self.roles(sql));
     }
 
+    /// Applies `change`, then `verify` must fail naming exactly `expected`.
+    #[track_caller]
+    fn drift_fails(&self, change: &str, expected: &[&str]) {
+        self.change(change);
+        self.assert_report(&self.run(&["verify"]), 6, expected);
+    }
+
     #[track_caller]
     fn assert_report(&self, run: &Run, code: i32, expected: &[&str]) {
         run.assert_code(code);
@@ -839,16 +846,12 @@ fn security_is_recorded_and_an_unchanged_database_passes() {
 #[test]
 fn row_level_security_switched_off_or_forced_fails() {
     let s = Secured::new();
-    s.change("ALTER TABLE acct DISABLE ROW LEVEL SECURITY");
-    s.assert_report(
-        &s.run(&["verify"]),
-        6,
+    s.drift_fails(
+        "ALTER TABLE acct DISABLE ROW LEVEL SECURITY",
         &["table public.acct: row level security differs: expected enabled / actual disabled"],
     );
-    s.change("ALTER TABLE acct ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY");
-    s.assert_report(
-        &s.run(&["verify"]),
-        6,
+    s.drift_fails(
+        "ALTER TABLE acct ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY",
         &["table public.acct: forced row level security differs: expected off / actual on"],
     );
     // run holds the deploy too.
@@ -858,16 +861,13 @@ fn row_level_security_switched_off_or_forced_fails() {
 #[test]
 fn a_dropped_or_altered_policy_fails_and_an_extra_one_warns() {
     let s = Secured::new();
-    s.change("ALTER POLICY acct_owner ON acct USING (true)");
-    s.assert_report(
-        &s.run(&["verify"]),
-        6,
-        &["policy acct_owner on public.acct: using expression differs: expected (tenant = CURRENT_USER) / actual true"],
+    s.drift_fails(
+        "ALTER POLICY acct_owner ON acct USING (true)",
+        &["policy acct_owner on public.acct: using expression differs: \
+           expected (tenant = CURRENT_USER) / actual true"],
     );
-    s.change("DROP POLICY acct_owner ON acct");
-    s.assert_report(
-        &s.run(&["verify"]),
-        6,
+    s.drift_fails(
+        "DROP POLICY acct_owner ON acct",
         &[
             "policy acct_owner on public.acct: missing (expected AS PERMISSIVE FOR ALL TO {reader} \
            USING (tenant = CURRENT_USER) WITH CHECK (tenant = CURRENT_USER))",
@@ -887,14 +887,10 @@ fn a_dropped_or_altered_policy_fails_and_an_extra_one_warns() {
 #[test]
 fn revoked_grants_fail_naming_privilege_object_and_grantee() {
     let s = Secured::new();
-    s.change(
+    s.drift_fails(
         "REVOKE SELECT ON acct FROM {reader}; REVOKE UPDATE (secret) ON acct FROM {reader}; \
          REVOKE EXECUTE ON FUNCTION acct_count() FROM {reader}; REVOKE USAGE ON SCHEMA app FROM {reader}; \
          ALTER DEFAULT PRIVILEGES FOR ROLE {owner} IN SCHEMA app REVOKE SELECT ON TABLES FROM {reader}",
-    );
-    s.assert_report(
-        &s.run(&["verify"]),
-        6,
         &[
             "grant USAGE on schema app to {reader}: missing",
             "default privileges for role {owner} in schema app: grant SELECT on tables to {reader} missing",
@@ -948,13 +944,11 @@ fn a_changed_owner_fails_naming_the_object() {
     let s = Secured::new();
     let other = format!("{}_other", s.db.name);
     create_roles(&s.db, &[&other], false);
-    s.change(&format!(
-        "ALTER TABLE acct OWNER TO postgres; ALTER SCHEMA app OWNER TO postgres; \
-         ALTER FUNCTION acct_count() OWNER TO {other}"
-    ));
-    s.assert_report(
-        &s.run(&["verify"]),
-        6,
+    s.drift_fails(
+        &format!(
+            "ALTER TABLE acct OWNER TO postgres; ALTER SCHEMA app OWNER TO postgres; \
+             ALTER FUNCTION acct_count() OWNER TO {other}"
+        ),
         &[
             "schema app: owner differs: expected {owner} / actual postgres",
             "table public.acct: owner differs: expected {owner} / actual postgres",
@@ -966,13 +960,9 @@ fn a_changed_owner_fails_naming_the_object() {
 #[test]
 fn changed_comments_fail() {
     let s = Secured::new();
-    s.change(
+    s.drift_fails(
         "COMMENT ON TABLE acct IS 'changed'; COMMENT ON COLUMN acct.secret IS NULL; \
          COMMENT ON FUNCTION acct_count() IS 'how many'",
-    );
-    s.assert_report(
-        &s.run(&["verify"]),
-        6,
         &[
             "table public.acct: comment differs: expected 'one row per tenant' / actual 'changed'",
             "table public.acct: column secret comment differs: expected 'never logged' / actual none",
@@ -1150,10 +1140,8 @@ fn a_format_1_snapshot_still_loads_and_compares_what_it_recorded() {
     check.assert_code(0);
     check.stderr_has(notice);
     // What it did record is still compared.
-    s.change("ALTER TABLE acct DROP COLUMN tenant CASCADE");
-    s.assert_report(
-        &s.run(&["verify"]),
-        6,
+    s.drift_fails(
+        "ALTER TABLE acct DROP COLUMN tenant CASCADE",
         &["table public.acct: column tenant missing (expected text NOT NULL)"],
     );
 }

@@ -30,8 +30,15 @@ const FUNCTIONS: &str = include_str!("sql/schema_functions.sql");
 const TRIGGERS: &str = include_str!("sql/schema_triggers.sql");
 const EXTENSIONS: &str = include_str!("sql/schema_extensions.sql");
 const NAMESPACE_OWNERS: &str = include_str!("sql/schema_namespace_owners.sql");
-const PRIVILEGES: &str = include_str!("sql/schema_privileges.sql");
-const DEFAULT_PRIVILEGES: &str = include_str!("sql/schema_default_privileges.sql");
+// Both end with the same text, which sets each ACL against its default.
+const PRIVILEGES: &str = concat!(
+    include_str!("sql/schema_privileges.sql"),
+    include_str!("sql/schema_acl_entries.sql")
+);
+const DEFAULT_PRIVILEGES: &str = concat!(
+    include_str!("sql/schema_default_privileges.sql"),
+    include_str!("sql/schema_acl_entries.sql")
+);
 const POLICIES: &str = include_str!("sql/schema_policies.sql");
 const SCRIPT_BEGIN: &str = include_str!("sql/verify_script_begin.sql");
 
@@ -287,11 +294,13 @@ fn privilege(r: &Row) -> PrivilegeRow {
     }
 }
 
+/// Read from the columns of `schema_acl_entries.sql`: there the role is the
+/// `name`, the object type the `object_type`.
 fn default_privilege(r: &Row) -> DefaultPrivilegeRow {
     DefaultPrivilegeRow {
-        role: r.get("role"),
+        role: r.get("name"),
         schema: r.get("schema"),
-        objtype: r.get("objtype"),
+        objtype: r.get("object_type"),
         granted: r.get("granted"),
         grant: grant(r),
     }

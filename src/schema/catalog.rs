@@ -555,6 +555,7 @@ fn function(f: FunctionRow) -> Function {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::schema::model::tests::grant;
 
     fn s(v: &str) -> String {
         v.to_string()
@@ -664,14 +665,6 @@ mod tests {
             panic!("not a domain")
         };
         assert_eq!(constraints["b_check"], "CHECK ((VALUE < 10))");
-    }
-
-    fn grant(grantee: &str, privilege: &str) -> Grant {
-        Grant {
-            grantee: grantee.into(),
-            privilege: privilege.into(),
-            grantable: false,
-        }
     }
 
     fn privilege_row(object_type: &str, name: &str, column: Option<&str>, granted: bool, g: Grant) -> PrivilegeRow {

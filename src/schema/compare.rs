@@ -170,15 +170,8 @@ fn prepared<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::schema::model::{Grant, Policy, Privileges, Schema, Table, FORMAT_VERSION};
-
-    fn grant(grantee: &str, privilege: &str) -> Grant {
-        Grant {
-            grantee: grantee.into(),
-            privilege: privilege.into(),
-            grantable: false,
-        }
-    }
+    use crate::schema::model::tests::grant;
+    use crate::schema::model::{Policy, Privileges, Schema, Table, FORMAT_VERSION};
 
     /// One table owned by `owner`, read by `reader` (by grant and policy),
     /// with a comment and default privileges of `owner`.
@@ -218,6 +211,10 @@ mod tests {
         }
     }
 
+    fn acct(s: &mut Snapshot) -> &mut Table {
+        s.tables_mut().next().expect("the one table")
+    }
+
     fn lines(e: &Snapshot, a: &Snapshot, c: &Comparison) -> Vec<String> {
         compare(e, a, c).iter().map(ToString::to_string).collect()
     }
@@ -254,7 +251,7 @@ mod tests {
     #[test]
     fn two_roles_mapped_to_one_merge_their_entries() {
         let mut s = snapshot("a", "r1");
-        let t = s.schemas.get_mut("public").unwrap().tables.get_mut("acct").unwrap();
+        let t = acct(&mut s);
         t.privileges.granted.push(grant("r2", "SELECT"));
         t.policies.get_mut("read").unwrap().roles.push("r2".into());
         RoleMap::parse("r1=r,r2=r").unwrap().apply(&mut s);
@@ -267,13 +264,7 @@ mod tests {
     fn ignored_aspects_compare_as_nothing_on_both_sides() {
         let expected = snapshot("postgres", "reader");
         let mut actual = snapshot("other", "reader");
-        let t = actual
-            .schemas
-            .get_mut("public")
-            .unwrap()
-            .tables
-            .get_mut("acct")
-            .unwrap();
+        let t = acct(&mut actual);
         t.privileges.granted.clear();
         t.comment = Some("changed".into());
         actual.schemas.get_mut("public").unwrap().default_privileges.clear();
@@ -295,13 +286,7 @@ mod tests {
             ]
         );
         // Row-level security is never left out.
-        let t = actual
-            .schemas
-            .get_mut("public")
-            .unwrap()
-            .tables
-            .get_mut("acct")
-            .unwrap();
+        let t = acct(&mut actual);
         t.policies.clear();
         assert_eq!(
             lines(&expected, &actual, &all),
@@ -317,14 +302,7 @@ mod tests {
         }
         old.format_version = 1;
         let mut actual = snapshot("other", "reader");
-        actual
-            .schemas
-            .get_mut("public")
-            .unwrap()
-            .tables
-            .get_mut("acct")
-            .unwrap()
-            .kind = "unlogged table".into();
+        acct(&mut actual).kind = "unlogged table".into();
         assert_eq!(
             lines(&old, &actual, &Comparison::default()),
             vec!["table public.acct: kind differs: expected table / actual unlogged table"]

@@ -718,6 +718,7 @@ impl Compared for Trigger {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::schema::model::tests::grant;
     use crate::schema::model::FORMAT_VERSION;
 
     fn col(type_name: &str, not_null: bool, default: Option<&str>) -> Column {
@@ -938,14 +939,6 @@ mod tests {
             lines(&expected, &actual),
             vec!["type public.mood: definition differs: expected ENUM ('sad', 'happy') / actual ENUM ('happy', 'sad')"]
         );
-    }
-
-    fn grant(grantee: &str, privilege: &str) -> Grant {
-        Grant {
-            grantee: grantee.into(),
-            privilege: privilege.into(),
-            grantable: false,
-        }
     }
 
     /// `example()` with row-level security, a policy and grants on orders.

@@ -478,8 +478,17 @@ fn sorted<T: Ord>(list: &mut Vec<T>) {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    /// A grant without the grant option, for the tests of this module and others.
+    pub(crate) fn grant(grantee: &str, privilege: &str) -> Grant {
+        Grant {
+            grantee: grantee.into(),
+            privilege: privilege.into(),
+            grantable: false,
+        }
+    }
 
     fn sample() -> Snapshot {
         let mut s = Snapshot {
@@ -502,11 +511,7 @@ mod tests {
         );
         t.row_security = true;
         t.owner = Some("app_owner".into());
-        t.privileges.granted.push(Grant {
-            grantee: "app_reader".into(),
-            privilege: "SELECT".into(),
-            grantable: false,
-        });
+        t.privileges.granted.push(grant("app_reader", "SELECT"));
         t.policies.insert(
             "own_rows".into(),
             Policy {

@@ -10,9 +10,9 @@ use crate::config::TableName;
 use crate::error::Error;
 use crate::schema::catalog::{
     self, Catalog, ColumnRow, ConstraintRow, DefaultPrivilegeRow, ExtensionRow, FunctionRow, IndexRow, NamespaceRow,
-    PolicyRow, PrivilegeRow, RelationRow, SequenceRow, TriggerRow, TypeRow,
+    PolicyRow, RelationRow, SequenceRow, TriggerRow, TypeRow,
 };
-use crate::schema::model::{Grant, Privileges, Sequence};
+use crate::schema::model::{Privileges, Sequence};
 use crate::schema::scripts::{ScriptRun, StatementRows};
 use crate::schema::{SchemaFilter, Snapshot};
 use crate::sqltext::{split_statements, statement_start};
@@ -29,16 +29,8 @@ const TYPES: &str = include_str!("sql/schema_types.sql");
 const FUNCTIONS: &str = include_str!("sql/schema_functions.sql");
 const TRIGGERS: &str = include_str!("sql/schema_triggers.sql");
 const EXTENSIONS: &str = include_str!("sql/schema_extensions.sql");
-const NAMESPACE_OWNERS: &str = include_str!("sql/schema_namespace_owners.sql");
-// Both end with the same text, which sets each ACL against its default.
-const PRIVILEGES: &str = concat!(
-    include_str!("sql/schema_privileges.sql"),
-    include_str!("sql/schema_acl_entries.sql")
-);
-const DEFAULT_PRIVILEGES: &str = concat!(
-    include_str!("sql/schema_default_privileges.sql"),
-    include_str!("sql/schema_acl_entries.sql")
-);
+const SCHEMAS: &str = include_str!("sql/schema_schemas.sql");
+const DEFAULT_PRIVILEGES: &str = include_str!("sql/schema_default_privileges.sql");
 const POLICIES: &str = include_str!("sql/schema_policies.sql");
 const SCRIPT_BEGIN: &str = include_str!("sql/verify_script_begin.sql");
 
@@ -92,7 +84,6 @@ async fn fetch(c: &Client, schemas: Vec<String>, history: (Option<String>, Optio
         triggers,
         extensions,
         namespaces,
-        privileges,
         default_privileges,
         policies,
         end,
@@ -108,15 +99,14 @@ async fn fetch(c: &Client, schemas: Vec<String>, history: (Option<String>, Optio
         c.query_typed(FUNCTIONS, only_schemas),
         c.query_typed(TRIGGERS, &all),
         c.query_typed(EXTENSIONS, only_schemas),
-        c.query_typed(NAMESPACE_OWNERS, only_schemas),
-        c.query_typed(PRIVILEGES, only_schemas),
+        c.query_typed(SCHEMAS, only_schemas),
         c.query_typed(DEFAULT_PRIVILEGES, only_schemas),
         c.query_typed(POLICIES, only_schemas),
         c.batch_execute("ROLLBACK"),
     );
     settings.map_err(catalog_error("settings"))?;
     let catalog = Catalog {
-        namespaces: rows(namespaces, "schema owners", namespace)?,
+        namespaces: rows(namespaces, "schemas", namespace)?,
         relations: rows(relations, "relations", relation)?,
         columns: rows(columns, "columns", column)?,
         constraints: rows(constraints, "constraints", constraint)?,
@@ -126,7 +116,6 @@ async fn fetch(c: &Client, schemas: Vec<String>, history: (Option<String>, Optio
         functions: rows(functions, "functions", function)?,
         triggers: rows(triggers, "triggers", trigger)?,
         extensions: rows(extensions, "extensions", extension)?,
-        privileges: rows(privileges, "privileges", privilege)?,
         default_privileges: rows(default_privileges, "default privileges", default_privilege)?,
         policies: rows(policies, "policies", policy)?,
         schemas,
@@ -153,6 +142,8 @@ fn relation(r: &Row) -> RelationRow {
         comment: r.get("comment"),
         row_security: r.get("row_security"),
         force_row_security: r.get("force_row_security"),
+        acl: r.get("acl"),
+        default_acl: r.get("default_acl"),
     }
 }
 
@@ -168,6 +159,7 @@ fn column(r: &Row) -> ColumnRow {
         generated: r.get("generated"),
         collation: r.get("collation"),
         comment: r.get("comment"),
+        acl: r.get("acl"),
     }
 }
 
@@ -209,6 +201,8 @@ fn sequence(r: &Row) -> SequenceRow {
             privileges: Privileges::default(),
             start: r.get("start_value"),
         },
+        acl: r.get("acl"),
+        default_acl: r.get("default_acl"),
     }
 }
 
@@ -246,6 +240,8 @@ fn function(r: &Row) -> FunctionRow {
         body_sha256: r.get("body_sha256"),
         owner: r.get("owner"),
         comment: r.get("comment"),
+        acl: r.get("acl"),
+        default_acl: r.get("default_acl"),
     }
 }
 
@@ -272,37 +268,18 @@ fn namespace(r: &Row) -> NamespaceRow {
     NamespaceRow {
         name: r.get("name"),
         owner: r.get("owner"),
+        acl: r.get("acl"),
+        default_acl: r.get("default_acl"),
     }
 }
 
-fn grant(r: &Row) -> Grant {
-    Grant {
-        grantee: r.get("grantee"),
-        privilege: r.get("privilege"),
-        grantable: r.get("grantable"),
-    }
-}
-
-fn privilege(r: &Row) -> PrivilegeRow {
-    PrivilegeRow {
-        object_type: r.get("object_type"),
-        schema: r.get("schema"),
-        name: r.get("name"),
-        column: r.get("column_name"),
-        granted: r.get("granted"),
-        grant: grant(r),
-    }
-}
-
-/// Read from the columns of `schema_acl_entries.sql`: there the role is the
-/// `name`, the object type the `object_type`.
 fn default_privilege(r: &Row) -> DefaultPrivilegeRow {
     DefaultPrivilegeRow {
-        role: r.get("name"),
+        role: r.get("role"),
         schema: r.get("schema"),
-        objtype: r.get("object_type"),
-        granted: r.get("granted"),
-        grant: grant(r),
+        objtype: r.get("objtype"),
+        acl: r.get("acl"),
+        default_acl: r.get("default_acl"),
     }
 }
 

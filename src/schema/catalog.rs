@@ -5,9 +5,10 @@
 
 use std::collections::BTreeMap;
 
+use super::acl;
 use super::model::{
-    Column, Constraint, DefaultPrivileges, Extension, Function, Grant, Index, Policy, Privileges, Schema, Sequence,
-    Snapshot, Table, Trigger, Type, TypeDef, View, FORMAT_VERSION,
+    Column, Constraint, DefaultPrivileges, Extension, Function, Index, Policy, Schema, Sequence, Snapshot, Table,
+    Trigger, Type, TypeDef, View, FORMAT_VERSION,
 };
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -24,6 +25,10 @@ pub struct RelationRow {
     pub comment: Option<String>,
     pub row_security: bool,
     pub force_row_security: bool,
+    /// The ACL as the server prints it, and its default (`acldefault`,
+    /// read only when there is an ACL); see [`super::acl`].
+    pub acl: Option<Vec<String>>,
+    pub default_acl: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -38,6 +43,9 @@ pub struct ColumnRow {
     pub generated: String,
     pub collation: Option<String>,
     pub comment: Option<String>,
+    /// A column's ACL; its default is empty. Columns of views come only
+    /// when they have one.
+    pub acl: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -65,6 +73,10 @@ pub struct SequenceRow {
     pub schema: String,
     pub name: String,
     pub sequence: Sequence,
+    /// The ACL as the server prints it, and its default (`acldefault`,
+    /// read only when there is an ACL); see [`super::acl`].
+    pub acl: Option<Vec<String>>,
+    pub default_acl: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -100,6 +112,10 @@ pub struct FunctionRow {
     pub body_sha256: String,
     pub owner: String,
     pub comment: Option<String>,
+    /// The ACL as the server prints it, and its default (`acldefault`,
+    /// read only when there is an ACL); see [`super::acl`].
+    pub acl: Option<Vec<String>>,
+    pub default_acl: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -119,31 +135,18 @@ pub struct ExtensionRow {
     pub owner: String,
 }
 
-/// The owner of a compared schema.
+/// The owner and privileges of a compared schema.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct NamespaceRow {
     pub name: String,
     pub owner: String,
+    /// The ACL as the server prints it, and its default (`acldefault`,
+    /// read only when there is an ACL); see [`super::acl`].
+    pub acl: Option<Vec<String>>,
+    pub default_acl: Option<Vec<String>>,
 }
 
-/// One entry of an object's privileges, already set against the default
-/// (see [`Privileges`]): `granted` beyond it, or revoked from it.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct PrivilegeRow {
-    /// `schema`, `table`, `view`, `materialized view`, `sequence` or `function`.
-    pub object_type: String,
-    pub schema: String,
-    /// The relation's name, `name(argument types)` for a function, the
-    /// schema's name for a schema.
-    pub name: String,
-    /// For a privilege on one column of the relation.
-    pub column: Option<String>,
-    pub granted: bool,
-    pub grant: Grant,
-}
-
-/// One entry of a `pg_default_acl` row, set against the built-in default
-/// like a [`PrivilegeRow`].
+/// One `pg_default_acl` row.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DefaultPrivilegeRow {
     pub role: String,
@@ -151,8 +154,10 @@ pub struct DefaultPrivilegeRow {
     pub schema: Option<String>,
     /// `defaclobjtype`: `r`, `S`, `f`, `T` or `n`.
     pub objtype: String,
-    pub granted: bool,
-    pub grant: Grant,
+    pub acl: Vec<String>,
+    /// The built-in default a global entry replaces; `None` for a schema's
+    /// entry, which only adds to it.
+    pub default_acl: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -183,7 +188,6 @@ pub struct Catalog {
     pub functions: Vec<FunctionRow>,
     pub triggers: Vec<TriggerRow>,
     pub extensions: Vec<ExtensionRow>,
-    pub privileges: Vec<PrivilegeRow>,
     pub default_privileges: Vec<DefaultPrivilegeRow>,
     pub policies: Vec<PolicyRow>,
 }
@@ -200,6 +204,7 @@ pub fn assemble(catalog: Catalog) -> Snapshot {
     for n in catalog.namespaces {
         if let Some(s) = schemas.get_mut(&n.name) {
             s.owner = Some(n.owner);
+            s.privileges = acl::privileges(n.acl.as_deref(), n.default_acl.as_deref());
         }
     }
     for r in catalog.relations {
@@ -226,9 +231,6 @@ pub fn assemble(catalog: Catalog) -> Snapshot {
         format_version: FORMAT_VERSION,
         schemas,
     };
-    for p in catalog.privileges {
-        add_privilege(&mut snapshot.schemas, p);
-    }
     for d in catalog.default_privileges {
         add_default_privilege(&mut snapshot, d);
     }
@@ -238,10 +240,12 @@ pub fn assemble(catalog: Catalog) -> Snapshot {
 
 fn add_relation(schemas: &mut BTreeMap<String, Schema>, r: RelationRow) {
     let Some(s) = schemas.get_mut(&r.schema) else { return };
+    let privileges = acl::privileges(r.acl.as_deref(), r.default_acl.as_deref());
     let view = || View {
         comment: r.comment.clone(),
         definition: r.definition.clone().unwrap_or_default(),
         owner: Some(r.owner.clone()),
+        privileges: privileges.clone(),
         ..Default::default()
     };
     match r.relkind.as_str() {
@@ -266,6 +270,7 @@ fn add_relation(schemas: &mut BTreeMap<String, Schema>, r: RelationRow) {
                 partition_key: r.partition_key,
                 partition_of: r.partition_of,
                 partition_bound: r.partition_bound,
+                privileges,
                 row_security: r.row_security,
                 ..Default::default()
             };
@@ -281,9 +286,7 @@ fn add_table_parts(
     policies: Vec<PolicyRow>,
 ) {
     for c in columns {
-        if let Some(t) = table_mut(schemas, &c.schema, &c.table) {
-            t.columns.insert(c.name.clone(), column(c));
-        }
+        add_column(schemas, c);
     }
     for c in constraints {
         if let Some(t) = table_mut(schemas, &c.schema, &c.table) {
@@ -308,6 +311,25 @@ fn add_table_parts(
             };
             t.policies.insert(p.name, policy);
         }
+    }
+}
+
+/// A table's column, or the privileges of a view's (whose columns are not
+/// recorded otherwise).
+fn add_column(schemas: &mut BTreeMap<String, Schema>, c: ColumnRow) {
+    let Some(s) = schemas.get_mut(&c.schema) else { return };
+    let privileges = acl::privileges(c.acl.as_deref(), None);
+    let name = c.name.clone();
+    let column_privileges = if let Some(t) = s.tables.get_mut(&c.table) {
+        t.columns.insert(name.clone(), column(c));
+        &mut t.column_privileges
+    } else if let Some(v) = s.views.get_mut(&c.table).or(s.materialized_views.get_mut(&c.table)) {
+        &mut v.column_privileges
+    } else {
+        return;
+    };
+    if !privileges.is_default() {
+        column_privileges.insert(name, privileges);
     }
 }
 
@@ -351,7 +373,14 @@ fn add_schema_objects(
     }
     for q in sequences {
         if let Some(s) = schemas.get_mut(&q.schema) {
-            s.sequences.insert(q.name, q.sequence);
+            let privileges = acl::privileges(q.acl.as_deref(), q.default_acl.as_deref());
+            s.sequences.insert(
+                q.name,
+                Sequence {
+                    privileges,
+                    ..q.sequence
+                },
+            );
         }
     }
     for t in triggers {
@@ -370,52 +399,6 @@ fn table_mut<'a>(schemas: &'a mut BTreeMap<String, Schema>, schema: &str, table:
     schemas.get_mut(schema)?.tables.get_mut(table)
 }
 
-fn add_privilege(schemas: &mut BTreeMap<String, Schema>, p: PrivilegeRow) {
-    let Some(s) = schemas.get_mut(&p.schema) else { return };
-    let column = p.column;
-    let target = match p.object_type.as_str() {
-        "schema" => Some(&mut s.privileges),
-        "table" => s
-            .tables
-            .get_mut(&p.name)
-            .map(|t| relation_slot(&mut t.privileges, &mut t.column_privileges, column)),
-        "view" => s
-            .views
-            .get_mut(&p.name)
-            .map(|v| relation_slot(&mut v.privileges, &mut v.column_privileges, column)),
-        "materialized view" => s
-            .materialized_views
-            .get_mut(&p.name)
-            .map(|v| relation_slot(&mut v.privileges, &mut v.column_privileges, column)),
-        "sequence" => s.sequences.get_mut(&p.name).map(|q| &mut q.privileges),
-        "function" => s.functions.get_mut(&p.name).map(|f| &mut f.privileges),
-        _ => None,
-    };
-    if let Some(privileges) = target {
-        push(privileges, p.granted, p.grant);
-    }
-}
-
-fn push(privileges: &mut Privileges, granted: bool, grant: Grant) {
-    if granted {
-        privileges.granted.push(grant);
-    } else {
-        privileges.revoked.push(grant);
-    }
-}
-
-/// The relation's own privileges, or one column's.
-fn relation_slot<'a>(
-    own: &'a mut Privileges,
-    columns: &'a mut BTreeMap<String, Privileges>,
-    column: Option<String>,
-) -> &'a mut Privileges {
-    match column {
-        Some(c) => columns.entry(c).or_default(),
-        None => own,
-    }
-}
-
 fn add_default_privilege(snapshot: &mut Snapshot, d: DefaultPrivilegeRow) {
     let target: Option<&mut DefaultPrivileges> = match &d.schema {
         None => Some(&mut snapshot.default_privileges),
@@ -423,8 +406,8 @@ fn add_default_privilege(snapshot: &mut Snapshot, d: DefaultPrivilegeRow) {
     };
     if let Some(target) = target {
         let objects = default_privilege_objects(&d.objtype).to_string();
-        let privileges = target.entry(d.role).or_default().entry(objects).or_default();
-        push(privileges, d.granted, d.grant);
+        let privileges = acl::privileges(Some(&d.acl), d.default_acl.as_deref());
+        target.entry(d.role).or_default().insert(objects, privileges);
     }
 }
 
@@ -539,7 +522,7 @@ fn function(f: FunctionRow) -> Function {
             _ => "unsafe",
         }
         .into(),
-        privileges: Privileges::default(),
+        privileges: acl::privileges(f.acl.as_deref(), f.default_acl.as_deref()),
         result: f.result,
         security_definer: f.security_definer,
         strict: f.strict,
@@ -667,24 +650,27 @@ mod tests {
         assert_eq!(constraints["b_check"], "CHECK ((VALUE < 10))");
     }
 
-    fn privilege_row(object_type: &str, name: &str, column: Option<&str>, granted: bool, g: Grant) -> PrivilegeRow {
-        PrivilegeRow {
-            object_type: s(object_type),
-            schema: s("public"),
-            name: s(name),
-            column: column.map(s),
-            granted,
-            grant: g,
-        }
+    fn acl(items: &[&str]) -> Option<Vec<String>> {
+        Some(items.iter().map(|i| s(i)).collect())
     }
 
     #[test]
     fn privileges_land_on_their_object_or_column_sorted_in_byte_order() {
-        let relation = |name: &str, relkind: &str| RelationRow {
+        let table_default = acl(&["app_owner=arwdDxt/app_owner"]);
+        let relation = |name: &str, relkind: &str, own: Option<Vec<String>>| RelationRow {
             schema: s("public"),
             name: s(name),
             relkind: s(relkind),
             owner: s("app_owner"),
+            default_acl: own.as_ref().and(table_default.clone()),
+            acl: own,
+            ..Default::default()
+        };
+        let column = |table: &str, name: &str, own: &[&str]| ColumnRow {
+            schema: s("public"),
+            table: s(table),
+            name: s(name),
+            acl: acl(own),
             ..Default::default()
         };
         let catalog = Catalog {
@@ -692,33 +678,34 @@ mod tests {
             namespaces: vec![NamespaceRow {
                 name: s("public"),
                 owner: s("pg_database_owner"),
+                acl: acl(&["pg_database_owner=UC/pg_database_owner", "=U/pg_database_owner"]),
+                default_acl: acl(&["pg_database_owner=UC/pg_database_owner"]),
             }],
-            relations: vec![relation("t", "r"), relation("v", "v"), relation("m", "m")],
-            sequences: vec![SequenceRow {
-                schema: s("public"),
-                name: s("q"),
-                ..Default::default()
-            }],
+            relations: vec![
+                relation(
+                    "t",
+                    "r",
+                    acl(&["app_owner=arwdDxt/app_owner", "zed=r/app_owner", "Zed=r/a", "Zed=r/b"]),
+                ),
+                relation("v", "v", None),
+                relation("m", "m", acl(&["app_owner=arwdDxt/app_owner"])),
+            ],
+            columns: vec![
+                column("t", "c", &["zed=w/app_owner"]),
+                column("t", "d", &[]),
+                column("v", "x", &["zed=r/app_owner"]),
+                // The history table is not in the snapshot: its rows are dropped.
+                column("schemagate_history", "version", &["zed=r/app_owner"]),
+            ],
             functions: vec![FunctionRow {
                 schema: s("public"),
                 name: s("f"),
                 argument_types: s("integer"),
                 owner: s("app_owner"),
+                acl: acl(&["app_owner=X/app_owner"]),
+                default_acl: acl(&["=X/app_owner", "app_owner=X/app_owner"]),
                 ..Default::default()
             }],
-            privileges: vec![
-                privilege_row("table", "t", None, true, grant("zed", "SELECT")),
-                privilege_row("table", "t", None, true, grant("Zed", "SELECT")),
-                privilege_row("table", "t", None, true, grant("Zed", "SELECT")),
-                privilege_row("table", "t", Some("c"), true, grant("zed", "UPDATE")),
-                privilege_row("view", "v", None, true, grant("zed", "SELECT")),
-                privilege_row("materialized view", "m", Some("x"), true, grant("zed", "SELECT")),
-                privilege_row("sequence", "q", None, true, grant("zed", "USAGE")),
-                privilege_row("function", "f(integer)", None, false, grant("PUBLIC", "EXECUTE")),
-                privilege_row("schema", "public", None, true, grant("PUBLIC", "USAGE")),
-                // The history table is not in the snapshot: its grants are dropped.
-                privilege_row("table", "schemagate_history", None, true, grant("zed", "SELECT")),
-            ],
             ..Default::default()
         };
         let snap = assemble(catalog);
@@ -727,15 +714,25 @@ mod tests {
         assert_eq!(public.privileges.granted, vec![grant("PUBLIC", "USAGE")]);
         let t = &public.tables["t"];
         assert_eq!(t.owner.as_deref(), Some("app_owner"));
-        // Byte order: upper case first, whatever the database's collation; one entry per privilege.
+        // Byte order: upper case first, whatever the database's collation;
+        // one entry per privilege, whoever granted it.
         assert_eq!(
             t.privileges.granted,
             vec![grant("Zed", "SELECT"), grant("zed", "SELECT")]
         );
+        assert!(t.privileges.revoked.is_empty());
         assert_eq!(t.column_privileges["c"].granted, vec![grant("zed", "UPDATE")]);
-        assert_eq!(public.views["v"].privileges.granted.len(), 1);
-        assert_eq!(public.materialized_views["m"].column_privileges["x"].granted.len(), 1);
-        assert_eq!(public.sequences["q"].privileges.granted, vec![grant("zed", "USAGE")]);
+        assert!(
+            !t.column_privileges.contains_key("d"),
+            "an empty column ACL is the default"
+        );
+        assert_eq!(t.columns.len(), 2);
+        let v = &public.views["v"];
+        assert!(v.privileges.is_default() && v.column_privileges["x"].granted.len() == 1);
+        assert!(
+            public.materialized_views["m"].privileges.is_default(),
+            "explicit, equal to the default"
+        );
         assert_eq!(
             public.functions["f(integer)"].privileges.revoked,
             vec![grant("PUBLIC", "EXECUTE")]
@@ -745,12 +742,15 @@ mod tests {
 
     #[test]
     fn default_privileges_go_global_or_to_their_schema_and_policies_spell_out_codes() {
-        let default_row = |schema: Option<&str>, objtype: &str, granted: bool, g: Grant| DefaultPrivilegeRow {
+        let default_row = |schema: Option<&str>, objtype: &str, items: &[&str]| DefaultPrivilegeRow {
             role: s("app_owner"),
             schema: schema.map(s),
             objtype: s(objtype),
-            granted,
-            grant: g,
+            acl: acl(items).unwrap(),
+            // Only a global entry is set against the built-in default.
+            default_acl: schema
+                .is_none()
+                .then(|| vec![s("=X/app_owner"), s("app_owner=X/app_owner")]),
         };
         let catalog = Catalog {
             schemas: vec![s("public")],
@@ -762,10 +762,10 @@ mod tests {
                 ..Default::default()
             }],
             default_privileges: vec![
-                default_row(None, "f", false, grant("PUBLIC", "EXECUTE")),
-                default_row(Some("public"), "r", true, grant("reader", "SELECT")),
-                default_row(Some("public"), "S", true, grant("reader", "USAGE")),
-                default_row(Some("other"), "r", true, grant("reader", "SELECT")),
+                default_row(None, "f", &["app_owner=X/app_owner"]),
+                default_row(Some("public"), "r", &["reader=r/app_owner"]),
+                default_row(Some("public"), "S", &["reader=U/app_owner"]),
+                default_row(Some("other"), "r", &["reader=r/app_owner"]),
             ],
             policies: vec![PolicyRow {
                 schema: s("public"),

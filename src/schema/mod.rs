@@ -4,6 +4,7 @@
 //! renamed first ([`compare`]), verify scripts ([`scripts`]) and the verdict
 //! ([`report`]). `db::schema` does the I/O.
 
+pub mod acl;
 pub mod catalog;
 pub mod compare;
 pub mod diff;

@@ -1,6 +1,9 @@
 -- Columns of the tables (plain, partitioned, foreign) of the compared schemas
--- ($1), minus the history table ($2 schema, $3 name) and extension members.
--- A generated column's expression is in pg_attrdef like a default.
+-- ($1), minus the history table ($2 schema, $3 name) and extension members,
+-- and the columns of views and materialized views that have privileges of
+-- their own. A generated column's expression is in pg_attrdef like a
+-- default. The ACL comes as text (aclitem has no binary form); a column's
+-- default is no privileges.
 SELECT n.nspname AS schema,
        c.relname AS table_name,
        a.attname AS name,
@@ -10,7 +13,8 @@ SELECT n.nspname AS schema,
        a.attidentity::text AS identity,
        a.attgenerated::text AS generated,
        CASE WHEN a.attcollation <> t.typcollation THEN co.collname END AS collation,
-       d.description AS comment
+       d.description AS comment,
+       a.attacl::text[] AS acl
 FROM pg_attribute a
 JOIN pg_class c ON c.oid = a.attrelid
 JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -19,7 +23,7 @@ LEFT JOIN pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
 LEFT JOIN pg_collation co ON co.oid = a.attcollation
 LEFT JOIN pg_description d ON d.classoid = 'pg_class'::regclass AND d.objoid = a.attrelid AND d.objsubid = a.attnum
 WHERE n.nspname = ANY ($1)
-  AND c.relkind IN ('r', 'p', 'f')
+  AND (c.relkind IN ('r', 'p', 'f') OR (c.relkind IN ('v', 'm') AND a.attacl IS NOT NULL))
   AND a.attnum > 0
   AND NOT a.attisdropped
   AND (n.nspname, c.relname) IS DISTINCT FROM ($2, $3)

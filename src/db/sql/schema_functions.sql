@@ -1,7 +1,8 @@
 -- Functions and procedures of the compared schemas ($1), minus extension
 -- members and aggregates. The body is hashed on the server so that large
 -- bodies do not travel: prosrc, or for a SQL-standard body (BEGIN ATOMIC,
--- where prosrc is empty) the whole definition.
+-- where prosrc is empty) the whole definition. The ACL comes as text, with
+-- its default when there is one (as in schema_relations.sql).
 SELECT n.nspname AS schema,
        p.proname AS name,
        oidvectortypes(p.proargtypes) AS argument_types,
@@ -17,7 +18,9 @@ SELECT n.nspname AS schema,
        encode(sha256(convert_to(CASE WHEN p.prosrc = '' THEN pg_get_functiondef(p.oid) ELSE p.prosrc END,
                                 'UTF8')), 'hex') AS body_sha256,
        pg_get_userbyid(p.proowner) AS owner,
-       d.description AS comment
+       d.description AS comment,
+       p.proacl::text[] AS acl,
+       CASE WHEN p.proacl IS NOT NULL THEN acldefault('f', p.proowner)::text[] END AS default_acl
 FROM pg_proc p
 JOIN pg_namespace n ON n.oid = p.pronamespace
 JOIN pg_language l ON l.oid = p.prolang

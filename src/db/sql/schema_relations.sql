@@ -1,7 +1,9 @@
 -- Tables, views and materialized views of the compared schemas ($1), minus
 -- the history table ($2 schema, $3 name) and objects that belong to an
 -- extension. Views carry their definition; partitions their parent and bound.
--- The owner is a role name (not an OID) so that clusters compare.
+-- The owner is a role name (not an OID) so that clusters compare. The ACL
+-- comes as text (aclitem has no binary form), with its default when there is
+-- one to set it against (schema::acl reads both).
 SELECT n.nspname AS schema,
        c.relname AS name,
        c.relkind::text AS relkind,
@@ -17,7 +19,9 @@ SELECT n.nspname AS schema,
        pg_get_userbyid(c.relowner) AS owner,
        d.description AS comment,
        c.relrowsecurity AS row_security,
-       c.relforcerowsecurity AS force_row_security
+       c.relforcerowsecurity AS force_row_security,
+       c.relacl::text[] AS acl,
+       CASE WHEN c.relacl IS NOT NULL THEN acldefault('r', c.relowner)::text[] END AS default_acl
 FROM pg_class c
 JOIN pg_namespace n ON n.oid = c.relnamespace
 LEFT JOIN pg_description d ON d.classoid = 'pg_class'::regclass AND d.objoid = c.oid AND d.objsubid = 0

@@ -4,6 +4,9 @@
 -- their own. A generated column's expression is in pg_attrdef like a
 -- default. The ACL comes as text (aclitem has no binary form); a column's
 -- default is no privileges.
+-- The comment is looked up per row through pg_description's index, not
+-- joined: right after migrations the catalog's statistics are stale, and a
+-- join planned on them can compare every column with every comment.
 SELECT n.nspname AS schema,
        c.relname AS table_name,
        a.attname AS name,
@@ -13,7 +16,8 @@ SELECT n.nspname AS schema,
        a.attidentity::text AS identity,
        a.attgenerated::text AS generated,
        CASE WHEN a.attcollation <> t.typcollation THEN co.collname END AS collation,
-       d.description AS comment,
+       (SELECT d.description FROM pg_description d
+         WHERE d.objoid = a.attrelid AND d.classoid = 'pg_class'::regclass AND d.objsubid = a.attnum) AS comment,
        a.attacl::text[] AS acl
 FROM pg_attribute a
 JOIN pg_class c ON c.oid = a.attrelid
@@ -21,7 +25,6 @@ JOIN pg_namespace n ON n.oid = c.relnamespace
 JOIN pg_type t ON t.oid = a.atttypid
 LEFT JOIN pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
 LEFT JOIN pg_collation co ON co.oid = a.attcollation
-LEFT JOIN pg_description d ON d.classoid = 'pg_class'::regclass AND d.objoid = a.attrelid AND d.objsubid = a.attnum
 WHERE n.nspname = ANY ($1)
   AND (c.relkind IN ('r', 'p', 'f') OR (c.relkind IN ('v', 'm') AND a.attacl IS NOT NULL))
   AND a.attnum > 0

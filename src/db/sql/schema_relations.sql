@@ -4,6 +4,9 @@
 -- The owner is a role name (not an OID) so that clusters compare. The ACL
 -- comes as text (aclitem has no binary form), with its default when there is
 -- one to set it against (schema::acl reads both).
+-- The comment is looked up per row through pg_description's index, not
+-- joined: right after migrations the catalog's statistics are stale, and a
+-- join planned on them can compare every column with every comment.
 SELECT n.nspname AS schema,
        c.relname AS name,
        c.relkind::text AS relkind,
@@ -17,14 +20,14 @@ SELECT n.nspname AS schema,
          WHERE c.relispartition AND i.inhrelid = c.oid) AS partition_of,
        CASE WHEN c.relispartition THEN pg_get_expr(c.relpartbound, c.oid) END AS partition_bound,
        pg_get_userbyid(c.relowner) AS owner,
-       d.description AS comment,
+       (SELECT d.description FROM pg_description d
+         WHERE d.objoid = c.oid AND d.classoid = 'pg_class'::regclass AND d.objsubid = 0) AS comment,
        c.relrowsecurity AS row_security,
        c.relforcerowsecurity AS force_row_security,
        c.relacl::text[] AS acl,
        CASE WHEN c.relacl IS NOT NULL THEN acldefault('r', c.relowner)::text[] END AS default_acl
 FROM pg_class c
 JOIN pg_namespace n ON n.oid = c.relnamespace
-LEFT JOIN pg_description d ON d.classoid = 'pg_class'::regclass AND d.objoid = c.oid AND d.objsubid = 0
 WHERE n.nspname = ANY ($1)
   AND c.relkind IN ('r', 'p', 'f', 'v', 'm')
   AND (n.nspname, c.relname) IS DISTINCT FROM ($2, $3)

@@ -91,6 +91,7 @@ pub fn diff(expected: &Snapshot, actual: &Snapshot) -> Vec<Drift> {
     compare_default_privileges(None, &expected.default_privileges, &actual.default_privileges, &mut out);
     for (name, (e, a)) in pairs(&expected.schemas, &actual.schemas) {
         match (e, a) {
+            (Some(e), Some(a)) if e == a => {}
             (Some(e), Some(a)) => diff_schema(name, e, a, &mut out),
             (Some(e), None) => out.push(whole_schema(
                 name,
@@ -385,6 +386,8 @@ fn changes<T: Compared>(pair: (Option<&T>, Option<&T>)) -> Vec<Change> {
         (None, Some(a)) => vec![Change::Unexpected {
             actual: one_line(&a.summary()),
         }],
+        // Most objects are unchanged: compare before rendering anything.
+        (Some(e), Some(a)) if e == a => Vec::new(),
         (Some(e), Some(a)) => {
             let actual = a.properties();
             e.properties()
@@ -410,7 +413,7 @@ fn one_line(text: &str) -> String {
 /// How an object is named, summed up and compared. `properties` returns the
 /// same names in the same order for every value of a type, so two values can
 /// be compared pairwise.
-trait Compared {
+trait Compared: PartialEq {
     fn label(&self) -> &'static str;
     fn summary(&self) -> String;
     fn properties(&self) -> Vec<(&'static str, String)>;

@@ -356,22 +356,28 @@ impl Snapshot {
 
     /// Reads a document, refusing one from a newer schemagate rather than
     /// misreading it.
+    ///
+    /// The document is parsed once; only when that fails is the header read
+    /// on its own, to tell a newer format from a broken file (a file of
+    /// thousands of tables is worth not scanning twice).
     pub fn from_json(text: &str) -> Result<Snapshot, String> {
+        let newer = |v: u32| {
+            format!("format_version {v} was written by a newer schemagate; this one reads up to {FORMAT_VERSION}")
+        };
+        let error = match serde_json::from_str::<Snapshot>(text) {
+            Ok(s) if s.format_version > FORMAT_VERSION => return Err(newer(s.format_version)),
+            Ok(s) => return Ok(s),
+            Err(e) => format!("not a schemagate snapshot: {e}"),
+        };
         #[derive(Deserialize)]
         struct Header {
             format_version: Option<u32>,
         }
-        let header: Header = serde_json::from_str(text).map_err(|e| format!("not a schemagate snapshot: {e}"))?;
-        match header.format_version {
-            None => return Err("not a schemagate snapshot: no format_version".into()),
-            Some(v) if v > FORMAT_VERSION => {
-                return Err(format!(
-                    "format_version {v} was written by a newer schemagate; this one reads up to {FORMAT_VERSION}"
-                ))
-            }
-            Some(_) => {}
+        match serde_json::from_str::<Header>(text).map(|h| h.format_version) {
+            Ok(None) => Err("not a schemagate snapshot: no format_version".into()),
+            Ok(Some(v)) if v > FORMAT_VERSION => Err(newer(v)),
+            _ => Err(error),
         }
-        serde_json::from_str(text).map_err(|e| format!("not a schemagate snapshot: {e}"))
     }
 
     /// Only the schemas `keep` selects, so that a file made with a wider
@@ -566,6 +572,13 @@ pub(crate) mod tests {
     fn newer_and_foreign_documents_are_refused() {
         let newer = format!("{{\"format_version\": {}}}", FORMAT_VERSION + 1);
         assert!(Snapshot::from_json(&newer).unwrap_err().contains("newer schemagate"));
+        // A newer document this version cannot even read is refused as newer.
+        let unreadable = format!("{{\"format_version\": {}, \"schemas\": [1]}}", FORMAT_VERSION + 1);
+        assert!(Snapshot::from_json(&unreadable)
+            .unwrap_err()
+            .contains("newer schemagate"));
+        let broken = format!("{{\"format_version\": {FORMAT_VERSION}, \"schemas\": [1]}}");
+        assert!(Snapshot::from_json(&broken).unwrap_err().contains("invalid type"));
         assert!(Snapshot::from_json("{\"tables\": {}}")
             .unwrap_err()
             .contains("format_version"));

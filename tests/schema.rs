@@ -12,6 +12,8 @@ use sha2::{Digest, Sha256};
 /// Every kind of object the snapshot records, on top of the example set.
 /// The date and time defaults and the partition bound print differently
 /// under other DateStyle/TimeZone settings, which the determinism test sets.
+/// Its security (row-level security, a policy, grants, comments) names no
+/// role but PUBLIC and the superuser, so that two clusters compare.
 const MORE_KINDS: &str = r#"
 CREATE EXTENSION IF NOT EXISTS pgcrypto;
 CREATE TYPE order_state AS ENUM ('new', 'paid', 'shipped');
@@ -38,6 +40,13 @@ CREATE TRIGGER events_touch BEFORE INSERT ON events FOR EACH ROW EXECUTE FUNCTIO
 CREATE MATERIALIZED VIEW user_order_counts AS SELECT user_id, count(*) AS n FROM orders GROUP BY user_id;
 CREATE UNIQUE INDEX user_order_counts_user ON user_order_counts (user_id);
 CREATE INDEX events_recent ON events (happened_at) WHERE state <> 'shipped';
+ALTER TABLE events ENABLE ROW LEVEL SECURITY;
+CREATE POLICY events_unshipped ON events FOR SELECT USING (state <> 'shipped');
+COMMENT ON TABLE events IS 'what happened, once';
+COMMENT ON COLUMN events.note IS 'free text';
+COMMENT ON FUNCTION order_count(bigint) IS 'orders of one user';
+REVOKE EXECUTE ON FUNCTION order_count(bigint) FROM PUBLIC;
+GRANT SELECT ON order_totals TO PUBLIC;
 "#;
 
 /// The example migrations plus [`MORE_KINDS`], in a directory of their own
@@ -84,7 +93,7 @@ fn snapshot_after_run_then_verify_passes() {
     migrated_with_snapshot(&db, dir.path());
     let text = std::fs::read_to_string(schema_json(dir.path())).unwrap();
     let doc: serde_json::Value = serde_json::from_str(&text).unwrap();
-    assert_eq!(doc["format_version"], 1);
+    assert_eq!(doc["format_version"], 2);
     let public = &doc["schemas"]["public"];
     assert_eq!(public["tables"]["users"]["columns"]["email"]["type"], "text");
     assert_eq!(public["tables"]["users"]["columns"]["id"]["identity"], "always");
@@ -114,6 +123,32 @@ fn snapshot_after_run_then_verify_passes() {
     assert_eq!(functions, vec!["order_count(bigint)", "touch()"]);
     // Identity sequences are described by their column.
     assert!(public["sequences"].get("users_id_seq").is_none());
+    // Security, roles by name; privileges set against the default.
+    let events = &public["tables"]["events"];
+    assert_eq!(events["row_security"], true);
+    assert!(events.get("force_row_security").is_none(), "false is left out");
+    assert_eq!(events["owner"], "postgres");
+    assert_eq!(events["comment"], "what happened, once");
+    assert_eq!(events["columns"]["note"]["comment"], "free text");
+    assert_eq!(
+        events["policies"]["events_unshipped"],
+        serde_json::json!({"command": "SELECT", "permissive": true, "roles": ["PUBLIC"],
+                           "using": "(state <> 'shipped'::public.order_state)"})
+    );
+    assert_eq!(
+        public["functions"]["order_count(bigint)"]["privileges"],
+        serde_json::json!({"revoked": [{"grantee": "PUBLIC", "privilege": "EXECUTE"}]})
+    );
+    assert_eq!(
+        public["views"]["order_totals"]["privileges"],
+        serde_json::json!({"granted": [{"grantee": "PUBLIC", "privilege": "SELECT"}]})
+    );
+    assert!(
+        public["tables"]["users"].get("privileges").is_none(),
+        "a NULL ACL is the default"
+    );
+    assert_eq!(public["owner"], "pg_database_owner");
+    assert_eq!(public["types"]["order_state"]["owner"], "postgres");
 
     // stdout gives the same bytes as the file.
     let stdout = db.sg(dir.path()).args(&["snapshot"]).run();
@@ -650,4 +685,463 @@ fn run_to_a_target_version_is_not_held_to_the_head_schema() {
     db.sg(dir.path()).args(&["run"]).run().assert_code(0);
     db.psql("DROP INDEX orders_user_id_idx");
     db.sg(dir.path()).args(&["run"]).run().assert_code(6);
+}
+
+/// Row-level security, a policy, grants on a table, a column, a function and
+/// a schema, default privileges in a schema and global ones, comments.
+/// `{owner}` owns the table and the schema `app` (without one, whoever runs
+/// the migration does); `{reader}` is granted and policed.
+const SECURITY: &str = "
+CREATE TABLE acct (id bigint PRIMARY KEY, tenant text NOT NULL, secret text);
+{own_table}
+ALTER TABLE acct ENABLE ROW LEVEL SECURITY;
+CREATE POLICY acct_owner ON acct TO {reader} USING (tenant = current_user) WITH CHECK (tenant = current_user);
+GRANT SELECT, INSERT ON acct TO {reader};
+GRANT UPDATE (secret) ON acct TO {reader};
+COMMENT ON TABLE acct IS 'one row per tenant';
+COMMENT ON COLUMN acct.secret IS 'never logged';
+CREATE FUNCTION acct_count() RETURNS bigint LANGUAGE sql STABLE AS $$ SELECT count(*) FROM acct $$;
+REVOKE EXECUTE ON FUNCTION acct_count() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION acct_count() TO {reader};
+CREATE SCHEMA app{authorization};
+GRANT USAGE ON SCHEMA app TO {reader};
+ALTER DEFAULT PRIVILEGES{for_role} IN SCHEMA app GRANT SELECT ON TABLES TO {reader};
+ALTER DEFAULT PRIVILEGES{for_role} REVOKE EXECUTE ON FUNCTIONS FROM PUBLIC;
+";
+
+fn security_migration(owner: Option<&str>, reader: &str) -> String {
+    let (own_table, authorization, for_role) = match owner {
+        Some(o) => (
+            format!("ALTER TABLE acct OWNER TO {o};"),
+            format!(" AUTHORIZATION {o}"),
+            format!(" FOR ROLE {o}"),
+        ),
+        None => Default::default(),
+    };
+    SECURITY
+        .replace("{own_table}", &own_table)
+        .replace("{authorization}", &authorization)
+        .replace("{for_role}", &for_role)
+        .replace("{reader}", reader)
+}
+
+/// Roles are cluster-wide, and the tests of this file share a cluster while
+/// each has its own database: a test's roles carry its database's name, so
+/// tests side by side never share one. They go with the cluster at exit.
+fn create_roles(db: &TestDb, roles: &[&str], login: bool) {
+    for role in roles {
+        let login = if login {
+            format!(" LOGIN PASSWORD '{}'", common::PASSWORD)
+        } else {
+            String::new()
+        };
+        db.psql(&format!("CREATE ROLE {role}{login}"));
+    }
+}
+
+/// A database migrated with [`SECURITY`] (owner and reader roles of its own)
+/// and snapshotted with the schemas `public` and `app` compared.
+struct Secured {
+    db: TestDb<'static>,
+    dir: tempfile::TempDir,
+    owner: String,
+    reader: String,
+}
+
+impl Secured {
+    fn new() -> Secured {
+        let db = shared().fresh_db();
+        let (owner, reader) = (format!("{}_owner", db.name), format!("{}_reader", db.name));
+        create_roles(&db, &[&owner, &reader], false);
+        let sql = security_migration(Some(&owner), &reader);
+        let dir = common::migrations(&[("0001_security.sql", &sql)]);
+        let secured = Secured { db, dir, owner, reader };
+        secured.run(&["run"]).assert_code(0);
+        let out = schema_json(secured.dir.path());
+        secured
+            .run(&["snapshot", "--output", out.to_str().unwrap()])
+            .assert_code(0);
+        secured
+    }
+
+    fn sg(&self) -> common::Sg {
+        self.db.sg(self.dir.path()).env("SCHEMAGATE_SCHEMAS", "public,app")
+    }
+
+    fn run(&self, args: &[&str]) -> Run {
+        self.sg().args(args).run()
+    }
+
+    /// `{owner}` and `{reader}` spelled out.
+    fn roles(&self, text: &str) -> String {
+        text.replace("{owner}", &self.owner).replace("{reader}", &self.reader)
+    }
+
+    fn change(&self, sql: &str) {
+        self.db.psql(&self.roles(sql));
+    }
+
+    /// Applies `change`, then `verify` must fail naming exactly `expected`.
+    #[track_caller]
+    fn drift_fails(&self, change: &str, expected: &[&str]) {
+        self.change(change);
+        self.assert_report(&self.run(&["verify"]), 6, expected);
+    }
+
+    #[track_caller]
+    fn assert_report(&self, run: &Run, code: i32, expected: &[&str]) {
+        run.assert_code(code);
+        let expected: Vec<String> = expected.iter().map(|l| self.roles(l)).collect();
+        assert_eq!(report_lines(run), expected, "{}", run.stderr);
+    }
+}
+
+#[test]
+fn security_is_recorded_and_an_unchanged_database_passes() {
+    let s = Secured::new();
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(schema_json(s.dir.path())).unwrap()).unwrap();
+    let r = |v: &str| serde_json::Value::String(s.roles(v));
+    let acct = &doc["schemas"]["public"]["tables"]["acct"];
+    assert_eq!(acct["row_security"], true);
+    assert_eq!(acct["owner"], r("{owner}"));
+    assert_eq!(acct["comment"], "one row per tenant");
+    assert_eq!(acct["columns"]["secret"]["comment"], "never logged");
+    let policy = &acct["policies"]["acct_owner"];
+    assert_eq!(policy["command"], "ALL");
+    assert_eq!(policy["roles"], serde_json::json!([r("{reader}")]));
+    assert_eq!(policy["using"], "(tenant = CURRENT_USER)");
+    assert_eq!(policy["with_check"], "(tenant = CURRENT_USER)");
+    let granted = |privilege: &str| serde_json::json!({"grantee": r("{reader}"), "privilege": privilege});
+    assert_eq!(
+        acct["privileges"],
+        serde_json::json!({"granted": [granted("INSERT"), granted("SELECT")]})
+    );
+    assert_eq!(
+        acct["column_privileges"],
+        serde_json::json!({"secret": {"granted": [granted("UPDATE")]}})
+    );
+    assert_eq!(
+        doc["schemas"]["public"]["functions"]["acct_count()"]["privileges"],
+        serde_json::json!({"granted": [granted("EXECUTE")],
+                           "revoked": [{"grantee": "PUBLIC", "privilege": "EXECUTE"}]})
+    );
+    let app = &doc["schemas"]["app"];
+    assert_eq!(app["owner"], r("{owner}"));
+    assert_eq!(app["privileges"], serde_json::json!({"granted": [granted("USAGE")]}));
+    assert_eq!(
+        app["default_privileges"][s.owner.as_str()]["tables"],
+        serde_json::json!({"granted": [granted("SELECT")]})
+    );
+    // Global default privileges, at the top: they shape every schema.
+    assert_eq!(
+        doc["default_privileges"][s.owner.as_str()]["functions"],
+        serde_json::json!({"revoked": [{"grantee": "PUBLIC", "privilege": "EXECUTE"}]})
+    );
+    let verify = s.run(&["verify", "--strict-schema"]);
+    verify.assert_code(0);
+    verify.stderr_has("(0 warning(s))");
+}
+
+#[test]
+fn row_level_security_switched_off_or_forced_fails() {
+    let s = Secured::new();
+    s.drift_fails(
+        "ALTER TABLE acct DISABLE ROW LEVEL SECURITY",
+        &["table public.acct: row level security differs: expected enabled / actual disabled"],
+    );
+    s.drift_fails(
+        "ALTER TABLE acct ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY",
+        &["table public.acct: forced row level security differs: expected off / actual on"],
+    );
+    // run holds the deploy too.
+    s.run(&["run"]).assert_code(6);
+}
+
+#[test]
+fn a_dropped_or_altered_policy_fails_and_an_extra_one_warns() {
+    let s = Secured::new();
+    s.drift_fails(
+        "ALTER POLICY acct_owner ON acct USING (true)",
+        &["policy acct_owner on public.acct: using expression differs: \
+           expected (tenant = CURRENT_USER) / actual true"],
+    );
+    s.drift_fails(
+        "DROP POLICY acct_owner ON acct",
+        &[
+            "policy acct_owner on public.acct: missing (expected AS PERMISSIVE FOR ALL TO {reader} \
+           USING (tenant = CURRENT_USER) WITH CHECK (tenant = CURRENT_USER))",
+        ],
+    );
+    s.change(
+        "CREATE POLICY acct_owner ON acct TO {reader} USING (tenant = current_user) WITH CHECK (tenant = current_user); \
+         CREATE POLICY see_all ON acct FOR SELECT USING (true)",
+    );
+    let extra = "policy see_all on public.acct: not in the expected schema (actual AS PERMISSIVE FOR SELECT TO PUBLIC USING true)";
+    let lenient = s.run(&["verify"]);
+    lenient.assert_code(0);
+    lenient.stderr_has(extra).stderr_has("(1 warning(s))");
+    s.assert_report(&s.run(&["verify", "--strict-schema"]), 6, &[extra]);
+}
+
+#[test]
+fn revoked_grants_fail_naming_privilege_object_and_grantee() {
+    let s = Secured::new();
+    s.drift_fails(
+        "REVOKE SELECT ON acct FROM {reader}; REVOKE UPDATE (secret) ON acct FROM {reader}; \
+         REVOKE EXECUTE ON FUNCTION acct_count() FROM {reader}; REVOKE USAGE ON SCHEMA app FROM {reader}; \
+         ALTER DEFAULT PRIVILEGES FOR ROLE {owner} IN SCHEMA app REVOKE SELECT ON TABLES FROM {reader}",
+        &[
+            "grant USAGE on schema app to {reader}: missing",
+            "default privileges for role {owner} in schema app: grant SELECT on tables to {reader} missing",
+            "grant SELECT on public.acct to {reader}: missing",
+            "grant UPDATE (secret) on public.acct to {reader}: missing",
+            "grant EXECUTE on function public.acct_count() to {reader}: missing",
+        ],
+    );
+}
+
+#[test]
+fn added_grants_warn_unless_strict() {
+    let s = Secured::new();
+    // The last one puts the global default back: PostgreSQL drops the
+    // entry, and PUBLIC may execute the owner's next functions again.
+    s.change(
+        "GRANT DELETE ON acct TO {reader}; GRANT SELECT (tenant) ON acct TO {reader}; \
+         GRANT EXECUTE ON FUNCTION acct_count() TO PUBLIC; GRANT CREATE ON SCHEMA app TO {reader}; \
+         GRANT UPDATE (secret) ON acct TO {reader} WITH GRANT OPTION; \
+         ALTER DEFAULT PRIVILEGES FOR ROLE {owner} GRANT EXECUTE ON FUNCTIONS TO PUBLIC",
+    );
+    let lines = [
+        "default privileges for role {owner}: grant EXECUTE on functions to PUBLIC not in the expected schema",
+        "grant CREATE on schema app to {reader}: not in the expected schema",
+        "grant DELETE on public.acct to {reader}: not in the expected schema",
+        "grant SELECT (tenant) on public.acct to {reader}: not in the expected schema",
+        "grant EXECUTE on function public.acct_count() to PUBLIC: not in the expected schema",
+    ];
+    let lenient = s.run(&["verify"]);
+    lenient.assert_code(6);
+    // The grant option is a change, not an extra: it fails by default.
+    assert_eq!(
+        report_lines(&lenient),
+        vec![s.roles(
+            "grant UPDATE (secret) on public.acct to {reader}: grant option differs: \
+             expected none / actual WITH GRANT OPTION"
+        )],
+        "{}",
+        lenient.stderr
+    );
+    for line in lines {
+        lenient.stderr_has(&s.roles(line));
+    }
+    s.change("REVOKE GRANT OPTION FOR UPDATE (secret) ON acct FROM {reader}");
+    s.run(&["verify"]).assert_code(0).stderr_has("(5 warning(s))");
+    s.assert_report(&s.run(&["verify", "--strict-schema"]), 6, &lines);
+}
+
+#[test]
+fn a_changed_owner_fails_naming_the_object() {
+    let s = Secured::new();
+    let other = format!("{}_other", s.db.name);
+    create_roles(&s.db, &[&other], false);
+    s.drift_fails(
+        &format!(
+            "ALTER TABLE acct OWNER TO postgres; ALTER SCHEMA app OWNER TO postgres; \
+             ALTER FUNCTION acct_count() OWNER TO {other}"
+        ),
+        &[
+            "schema app: owner differs: expected {owner} / actual postgres",
+            "table public.acct: owner differs: expected {owner} / actual postgres",
+            &format!("function public.acct_count(): owner differs: expected postgres / actual {other}"),
+        ],
+    );
+}
+
+#[test]
+fn changed_comments_fail() {
+    let s = Secured::new();
+    s.drift_fails(
+        "COMMENT ON TABLE acct IS 'changed'; COMMENT ON COLUMN acct.secret IS NULL; \
+         COMMENT ON FUNCTION acct_count() IS 'how many'",
+        &[
+            "table public.acct: comment differs: expected 'one row per tenant' / actual 'changed'",
+            "table public.acct: column secret comment differs: expected 'never logged' / actual none",
+            "function public.acct_count(): comment differs: expected none / actual 'how many'",
+        ],
+    );
+}
+
+#[test]
+fn ignored_aspects_are_not_compared_but_policies_always_are() {
+    let s = Secured::new();
+    s.change(
+        "ALTER TABLE acct OWNER TO postgres; REVOKE INSERT ON acct FROM {reader}; \
+         COMMENT ON TABLE acct IS 'changed'",
+    );
+    let ignoring = |list: &str, args: &[&str]| s.sg().env("SCHEMAGATE_SCHEMA_IGNORE", list).args(args).run();
+    let all = ignoring("owner, grants,comments", &["verify", "--strict-schema"]);
+    all.assert_code(0);
+    all.stderr_has("(0 warning(s))");
+    s.assert_report(
+        &ignoring("owner", &["verify"]),
+        6,
+        &[
+            "table public.acct: comment differs: expected 'one row per tenant' / actual 'changed'",
+            "grant INSERT on public.acct to {reader}: missing",
+        ],
+    );
+    // The flag does the same, and snapshot --check honours it too.
+    let flag = s.run(&["verify", "--schema-ignore", "owner,grants,comments"]);
+    flag.assert_code(0);
+    ignoring("owner,grants,comments", &["snapshot", "--check"]).assert_code(0);
+
+    s.change("ALTER TABLE acct DISABLE ROW LEVEL SECURITY; DROP POLICY acct_owner ON acct");
+    let r = ignoring("owner,grants,comments", &["verify"]);
+    r.assert_code(6);
+    assert_eq!(report_lines(&r).len(), 2, "{}", r.stderr);
+    r.stderr_has("policy acct_owner on public.acct: missing");
+    r.stderr_has("table public.acct: row level security differs");
+    let refused = ignoring("grants,policies", &["verify"]);
+    refused.assert_code(2);
+    refused
+        .stderr_has("SCHEMAGATE_SCHEMA_IGNORE")
+        .stderr_has("row level security and policies are always compared");
+}
+
+/// The file is written where the migrations run as the superuser with a
+/// local reader role; "production" runs them as its own owner role, with
+/// another reader. The role map makes the two compare.
+#[test]
+fn the_role_map_compares_a_file_written_under_other_role_names() {
+    let local = shared().fresh_db();
+    let local_reader = format!("{}_reader", local.name);
+    create_roles(&local, &[&local_reader], false);
+    let dir = common::migrations(&[("0001_security.sql", &security_migration(None, &local_reader))]);
+    let sg = |db: &TestDb| db.sg(dir.path()).env("SCHEMAGATE_SCHEMAS", "public,app");
+    sg(&local).args(&["run"]).run().assert_code(0);
+    let out = schema_json(dir.path());
+    sg(&local)
+        .args(&["snapshot", "--output", out.to_str().unwrap()])
+        .run()
+        .assert_code(0);
+
+    let production = shared().fresh_db();
+    let (owner, reader) = (
+        format!("{}_owner", production.name),
+        format!("{}_reader", production.name),
+    );
+    create_roles(&production, &[&owner], true);
+    create_roles(&production, &[&reader], false);
+    production.psql(&format!("ALTER DATABASE {} OWNER TO {owner}", production.name));
+    std::fs::write(dir.path().join("0001_security.sql"), security_migration(None, &reader)).unwrap();
+    let url = format!(
+        "postgres://{owner}:{}@127.0.0.1:{}/{}",
+        common::PASSWORD,
+        production.cluster.port,
+        production.name
+    );
+    let as_owner = || sg(&production).env("DATABASE_URL", &url);
+    as_owner()
+        .env("SCHEMAGATE_EXPECTED_SCHEMA", "")
+        .args(&["run"])
+        .run()
+        .assert_code(0);
+    assert_eq!(
+        production.psql("SELECT tableowner FROM pg_tables WHERE tablename = 'acct'"),
+        format!("{owner}\n")
+    );
+
+    let unmapped = as_owner().args(&["verify"]).run();
+    unmapped.assert_code(6);
+    for line in [
+        format!("table public.acct: owner differs: expected postgres / actual {owner}"),
+        format!("grant SELECT on public.acct to {local_reader}: missing"),
+        format!("policy acct_owner on public.acct: roles differs: expected {local_reader} / actual {reader}"),
+        "default privileges for role postgres: grant EXECUTE on functions to PUBLIC not in the expected schema"
+            .to_string(),
+    ] {
+        unmapped.stderr_has(&line);
+    }
+    let map = format!("postgres={owner}, {local_reader}={reader}");
+    let mapped = as_owner()
+        .env("SCHEMAGATE_SCHEMA_ROLE_MAP", &map)
+        .args(&["verify", "--strict-schema"])
+        .run();
+    mapped.assert_code(0);
+    mapped.stderr_has("(0 warning(s))");
+    // Real drift still shows through the map, named with the database's roles.
+    production.psql(&format!("REVOKE SELECT ON acct FROM {reader}"));
+    let drifted = as_owner().args(&["verify", "--schema-role-map", &map]).run();
+    drifted.assert_code(6);
+    assert_eq!(
+        report_lines(&drifted),
+        vec![format!("grant SELECT on public.acct to {reader}: missing")],
+        "{}",
+        drifted.stderr
+    );
+}
+
+/// What format 1 wrote: the document without the keys format 2 added.
+fn as_format_1(doc: &mut serde_json::Value) {
+    doc["format_version"] = 1.into();
+    let strip = |v: &mut serde_json::Value, keys: &[&str]| {
+        let object = v.as_object_mut().unwrap();
+        keys.iter().for_each(|k| {
+            object.remove(*k);
+        });
+    };
+    let each = |v: &mut serde_json::Value, keys: &[&str]| {
+        for item in v.as_object_mut().unwrap().values_mut() {
+            strip(item, keys);
+        }
+    };
+    let object_keys = ["owner", "privileges", "column_privileges", "comment"];
+    strip(doc, &["default_privileges"]);
+    each(&mut doc["extensions"], &["owner"]);
+    for schema in doc["schemas"].as_object_mut().unwrap().values_mut() {
+        strip(schema, &["owner", "privileges", "default_privileges"]);
+        for table in schema["tables"].as_object_mut().unwrap().values_mut() {
+            strip(table, &object_keys);
+            strip(table, &["policies", "row_security", "force_row_security"]);
+            each(&mut table["columns"], &["comment"]);
+        }
+        for kind in ["views", "materialized_views", "sequences", "types", "functions"] {
+            each(&mut schema[kind], &object_keys);
+        }
+    }
+}
+
+#[test]
+fn a_format_1_snapshot_still_loads_and_compares_what_it_recorded() {
+    let s = Secured::new();
+    let path = schema_json(s.dir.path());
+    let mut doc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    as_format_1(&mut doc);
+    let text = serde_json::to_string_pretty(&doc).unwrap();
+    for key in ["owner", "privileges", "comment", "policies", "row_security"] {
+        assert!(!text.contains(&format!("\"{key}\"")), "{key} left in:\n{text}");
+    }
+    std::fs::write(&path, text).unwrap();
+
+    // Security drift goes unseen: the file did not record it.
+    s.change(
+        "ALTER TABLE acct DISABLE ROW LEVEL SECURITY; DROP POLICY acct_owner ON acct; \
+         REVOKE ALL ON acct FROM {reader}; ALTER TABLE acct OWNER TO postgres; COMMENT ON TABLE acct IS NULL",
+    );
+    let notice = "the expected schema has format_version 1, which does not record owner, grants, comments, \
+                  row level security and policies: not compared; re-run `schemagate snapshot --output FILE`";
+    let verify = s.run(&["verify", "--strict-schema"]);
+    verify.assert_code(0);
+    assert_eq!(verify.stderr.matches(notice).count(), 1, "{}", verify.stderr);
+    assert!(verify.stderr.lines().any(|l| l.contains(notice) && l.contains("WARN")));
+    verify.stderr_has("(0 warning(s))");
+    // The CI recipe keeps working on the old file.
+    let check = s.run(&["snapshot", "--check"]);
+    check.assert_code(0);
+    check.stderr_has(notice);
+    // What it did record is still compared.
+    s.drift_fails(
+        "ALTER TABLE acct DROP COLUMN tenant CASCADE",
+        &["table public.acct: column tenant missing (expected text NOT NULL)"],
+    );
 }

@@ -13,7 +13,7 @@ use crate::files;
 use crate::reconcile::Problem;
 use crate::schema::report::{document, Findings};
 use crate::schema::scripts;
-use crate::schema::{diff, Snapshot};
+use crate::schema::{compare, Snapshot};
 use crate::signal::Interrupt;
 
 /// What to compare the database with, read from disk.
@@ -46,7 +46,7 @@ pub async fn check(
         let drift = match &expectations.expected {
             Some((_, expected)) => {
                 let actual = db_schema::snapshot(session, &config.schema.filter, &config.history_table).await?;
-                diff(expected, &actual)
+                compare(expected, &actual, &config.schema.comparison)
             }
             None => Vec::new(),
         };

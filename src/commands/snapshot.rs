@@ -13,7 +13,7 @@ use crate::config::Config;
 use crate::db::{self, schema as db_schema, Access};
 use crate::error::Error;
 use crate::files;
-use crate::schema::{diff, Snapshot};
+use crate::schema::{compare, Snapshot};
 use crate::signal::Interrupt;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,7 +68,11 @@ fn committed_file(config: &Config, file: Option<&Path>) -> Result<(PathBuf, Snap
 /// describe the database exactly.
 fn check(config: &Config, path: &Path, expected: Snapshot, live: &Snapshot) -> Result<Output, Error> {
     let filter = &config.schema.filter;
-    let drift = diff(&expected.restricted_to(|s| filter.selects(s)), live);
+    let drift = compare(
+        &expected.restricted_to(|s| filter.selects(s)),
+        live,
+        &config.schema.comparison,
+    );
     if drift.is_empty() {
         return Ok(Output {
             stdout: None,

@@ -1,11 +1,13 @@
 //! The schema-verification settings: which schemas are compared, the expected
-//! schema file, and whether extra objects fail.
+//! schema file, whether extra objects fail, and which aspects are left out or
+//! have their role names mapped.
 
 use std::path::{Path, PathBuf};
 
 use super::Sources;
 use crate::error::Error;
-use crate::schema::{SchemaFilter, Strictness};
+use crate::schema::compare::RoleMap;
+use crate::schema::{Comparison, SchemaFilter, Strictness};
 
 /// Where the expected schema comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,6 +34,7 @@ pub struct SchemaSettings {
     pub filter: SchemaFilter,
     pub expected: ExpectedSchema,
     pub strictness: Strictness,
+    pub comparison: Comparison,
 }
 
 pub(super) fn settings(src: &Sources, migrations_dir: &Path) -> Result<SchemaSettings, Error> {
@@ -62,7 +65,20 @@ pub(super) fn settings(src: &Sources, migrations_dir: &Path) -> Result<SchemaSet
         filter,
         expected,
         strictness,
+        comparison: comparison(src)?,
     })
+}
+
+fn comparison(src: &Sources) -> Result<Comparison, Error> {
+    let ignore = match src.get("SCHEMAGATE_SCHEMA_IGNORE") {
+        Some(s) => Comparison::parse_ignore(&s.value).map_err(|e| Error::config(s.source, e))?,
+        None => Vec::new(),
+    };
+    let roles = match src.get("SCHEMAGATE_SCHEMA_ROLE_MAP") {
+        Some(s) => RoleMap::parse(&s.value).map_err(|e| Error::config(s.source, e))?,
+        None => RoleMap::default(),
+    };
+    Ok(Comparison { ignore, roles })
 }
 
 #[cfg(test)]
@@ -70,6 +86,7 @@ mod tests {
     use super::super::{Config, RawEnv};
     use super::*;
     use crate::config::Flags;
+    use crate::schema::model::Aspect;
 
     fn schema(vars: &[(&str, &str)]) -> Result<SchemaSettings, Error> {
         let env: RawEnv = vars.iter().map(|(k, v)| (*k, *v)).collect();
@@ -82,6 +99,46 @@ mod tests {
         assert_eq!(s.filter, SchemaFilter::default());
         assert_eq!(s.expected, ExpectedSchema::IfPresent(PathBuf::from("/m/schema.json")));
         assert_eq!(s.strictness, Strictness::ExtrasWarn);
+        assert_eq!(s.comparison, Comparison::default());
+    }
+
+    #[test]
+    fn the_ignore_list_and_the_role_map_come_from_variables_or_flags() {
+        let s = schema(&[
+            ("SCHEMAGATE_SCHEMA_IGNORE", "comments, owner,comments"),
+            (
+                "SCHEMAGATE_SCHEMA_ROLE_MAP",
+                "postgres=app_owner, dev_reader=app_reader",
+            ),
+        ])
+        .unwrap();
+        assert_eq!(s.comparison.ignore, vec![Aspect::Owner, Aspect::Comments]);
+        assert_eq!(
+            s.comparison.roles,
+            RoleMap::parse("dev_reader=app_reader,postgres=app_owner").unwrap()
+        );
+        let flags = Flags::from([("SCHEMAGATE_SCHEMA_IGNORE", "grants")]);
+        let c = Config::from_sources(&RawEnv::default(), &flags).unwrap();
+        assert_eq!(c.schema.comparison.ignore, vec![Aspect::Grants]);
+    }
+
+    #[test]
+    fn policies_cannot_be_ignored_and_bad_maps_name_the_variable() {
+        let e = schema(&[("SCHEMAGATE_SCHEMA_IGNORE", "owner,policies")])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("SCHEMAGATE_SCHEMA_IGNORE") && e.contains("always compared"),
+            "{e}"
+        );
+        let e = schema(&[("SCHEMAGATE_SCHEMA_IGNORE", "owners")])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("unknown aspect 'owners'"), "{e}");
+        for bad in ["postgres", "a=", "=b", "a=b,a=c", "PUBLIC=app"] {
+            let e = schema(&[("SCHEMAGATE_SCHEMA_ROLE_MAP", bad)]).unwrap_err().to_string();
+            assert!(e.contains("SCHEMAGATE_SCHEMA_ROLE_MAP"), "{bad}: {e}");
+        }
     }
 
     #[test]

@@ -114,6 +114,10 @@ pub const SETTINGS: &[Setting] = &[
         "the snapshot `run` and `verify` compare the live schema with; empty turns the comparison off"),
     setting("SCHEMAGATE_STRICT_SCHEMA", Some("strict-schema"), "BOOL", Default::Value("false"), BOOL,
         "objects in the database but not in the expected schema fail verification"),
+    setting("SCHEMAGATE_SCHEMA_IGNORE", Some("schema-ignore"), "LIST", Default::None, TEXT,
+        "aspects left out of the schema check, comma-separated: owner, grants, comments (row level security and policies are always compared)"),
+    setting("SCHEMAGATE_SCHEMA_ROLE_MAP", Some("schema-role-map"), "FROM=TO,...", Default::None, TEXT,
+        "role names of the expected schema compared as other names in the database, e.g. postgres=app_owner"),
 ];
 
 /// The setting of this variable.

@@ -9,10 +9,10 @@ use super::{db_error, server_error, Session, Unplaced};
 use crate::config::TableName;
 use crate::error::Error;
 use crate::schema::catalog::{
-    self, Catalog, ColumnRow, ConstraintRow, ExtensionRow, FunctionRow, IndexRow, RelationRow, SequenceRow, TriggerRow,
-    TypeRow,
+    self, Catalog, ColumnRow, ConstraintRow, DefaultPrivilegeRow, ExtensionRow, FunctionRow, IndexRow, NamespaceRow,
+    PolicyRow, RelationRow, SequenceRow, TriggerRow, TypeRow,
 };
-use crate::schema::model::Sequence;
+use crate::schema::model::{Privileges, Sequence};
 use crate::schema::scripts::{ScriptRun, StatementRows};
 use crate::schema::{SchemaFilter, Snapshot};
 use crate::sqltext::{split_statements, statement_start};
@@ -29,6 +29,9 @@ const TYPES: &str = include_str!("sql/schema_types.sql");
 const FUNCTIONS: &str = include_str!("sql/schema_functions.sql");
 const TRIGGERS: &str = include_str!("sql/schema_triggers.sql");
 const EXTENSIONS: &str = include_str!("sql/schema_extensions.sql");
+const SCHEMAS: &str = include_str!("sql/schema_schemas.sql");
+const DEFAULT_PRIVILEGES: &str = include_str!("sql/schema_default_privileges.sql");
+const POLICIES: &str = include_str!("sql/schema_policies.sql");
 const SCRIPT_BEGIN: &str = include_str!("sql/verify_script_begin.sql");
 
 fn catalog_error(what: &str) -> impl FnOnce(tokio_postgres::Error) -> Error {
@@ -69,7 +72,22 @@ async fn fetch(c: &Client, schemas: Vec<String>, history: (Option<String>, Optio
     let only_schemas = &all[..1];
     // The transaction is read-only, so ROLLBACK (sent in the same pipeline)
     // loses nothing, and it also ends the transaction when a query failed.
-    let (settings, relations, columns, constraints, indexes, sequences, types, functions, triggers, extensions, end) = tokio::join!(
+    let (
+        settings,
+        relations,
+        columns,
+        constraints,
+        indexes,
+        sequences,
+        types,
+        functions,
+        triggers,
+        extensions,
+        namespaces,
+        default_privileges,
+        policies,
+        end,
+    ) = tokio::join!(
         biased;
         c.query_typed(SETTINGS, &[]),
         c.query_typed(RELATIONS, &all),
@@ -81,10 +99,14 @@ async fn fetch(c: &Client, schemas: Vec<String>, history: (Option<String>, Optio
         c.query_typed(FUNCTIONS, only_schemas),
         c.query_typed(TRIGGERS, &all),
         c.query_typed(EXTENSIONS, only_schemas),
+        c.query_typed(SCHEMAS, only_schemas),
+        c.query_typed(DEFAULT_PRIVILEGES, only_schemas),
+        c.query_typed(POLICIES, only_schemas),
         c.batch_execute("ROLLBACK"),
     );
     settings.map_err(catalog_error("settings"))?;
     let catalog = Catalog {
+        namespaces: rows(namespaces, "schemas", namespace)?,
         relations: rows(relations, "relations", relation)?,
         columns: rows(columns, "columns", column)?,
         constraints: rows(constraints, "constraints", constraint)?,
@@ -94,6 +116,8 @@ async fn fetch(c: &Client, schemas: Vec<String>, history: (Option<String>, Optio
         functions: rows(functions, "functions", function)?,
         triggers: rows(triggers, "triggers", trigger)?,
         extensions: rows(extensions, "extensions", extension)?,
+        default_privileges: rows(default_privileges, "default privileges", default_privilege)?,
+        policies: rows(policies, "policies", policy)?,
         schemas,
     };
     end.map_err(catalog_error("ending the transaction"))?;
@@ -114,6 +138,12 @@ fn relation(r: &Row) -> RelationRow {
         partition_key: r.get("partition_key"),
         partition_of: r.get("partition_of"),
         partition_bound: r.get("partition_bound"),
+        owner: r.get("owner"),
+        comment: r.get("comment"),
+        row_security: r.get("row_security"),
+        force_row_security: r.get("force_row_security"),
+        acl: r.get("acl"),
+        default_acl: r.get("default_acl"),
     }
 }
 
@@ -128,6 +158,8 @@ fn column(r: &Row) -> ColumnRow {
         identity: r.get("identity"),
         generated: r.get("generated"),
         collation: r.get("collation"),
+        comment: r.get("comment"),
+        acl: r.get("acl"),
     }
 }
 
@@ -165,8 +197,12 @@ fn sequence(r: &Row) -> SequenceRow {
             max_value: r.get("max_value"),
             min_value: r.get("min_value"),
             owned_by: r.get("owned_by"),
+            owner: r.get("owner"),
+            privileges: Privileges::default(),
             start: r.get("start_value"),
         },
+        acl: r.get("acl"),
+        default_acl: r.get("default_acl"),
     }
 }
 
@@ -183,6 +219,7 @@ fn type_row(r: &Row) -> TypeRow {
         constraint_definitions: r.get("constraint_definitions"),
         attributes: r.get("attributes"),
         subtype: r.get("subtype"),
+        owner: r.get("owner"),
     }
 }
 
@@ -201,6 +238,10 @@ fn function(r: &Row) -> FunctionRow {
         parallel: r.get("parallel"),
         config: r.get("config"),
         body_sha256: r.get("body_sha256"),
+        owner: r.get("owner"),
+        comment: r.get("comment"),
+        acl: r.get("acl"),
+        default_acl: r.get("default_acl"),
     }
 }
 
@@ -219,6 +260,39 @@ fn extension(r: &Row) -> ExtensionRow {
         name: r.get("name"),
         schema: r.get("schema"),
         version: r.get("version"),
+        owner: r.get("owner"),
+    }
+}
+
+fn namespace(r: &Row) -> NamespaceRow {
+    NamespaceRow {
+        name: r.get("name"),
+        owner: r.get("owner"),
+        acl: r.get("acl"),
+        default_acl: r.get("default_acl"),
+    }
+}
+
+fn default_privilege(r: &Row) -> DefaultPrivilegeRow {
+    DefaultPrivilegeRow {
+        role: r.get("role"),
+        schema: r.get("schema"),
+        objtype: r.get("objtype"),
+        acl: r.get("acl"),
+        default_acl: r.get("default_acl"),
+    }
+}
+
+fn policy(r: &Row) -> PolicyRow {
+    PolicyRow {
+        schema: r.get("schema"),
+        table: r.get("table_name"),
+        name: r.get("name"),
+        command: r.get("command"),
+        permissive: r.get("permissive"),
+        roles: r.get("roles"),
+        using: r.get("using_expr"),
+        with_check: r.get("with_check"),
     }
 }
 

@@ -5,9 +5,10 @@
 
 use std::collections::BTreeMap;
 
+use super::acl;
 use super::model::{
-    Column, Constraint, Extension, Function, Index, Schema, Sequence, Snapshot, Table, Trigger, TypeDef, View,
-    FORMAT_VERSION,
+    Column, Constraint, DefaultPrivileges, Extension, Function, Index, Policy, Schema, Sequence, Snapshot, Table,
+    Trigger, Type, TypeDef, View, FORMAT_VERSION,
 };
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -20,6 +21,14 @@ pub struct RelationRow {
     pub partition_key: Option<String>,
     pub partition_of: Option<String>,
     pub partition_bound: Option<String>,
+    pub owner: String,
+    pub comment: Option<String>,
+    pub row_security: bool,
+    pub force_row_security: bool,
+    /// The ACL as the server prints it, and its default (`acldefault`,
+    /// read only when there is an ACL); see [`super::acl`].
+    pub acl: Option<Vec<String>>,
+    pub default_acl: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -33,6 +42,10 @@ pub struct ColumnRow {
     pub identity: String,
     pub generated: String,
     pub collation: Option<String>,
+    pub comment: Option<String>,
+    /// A column's ACL; its default is empty. Columns of views come only
+    /// when they have one.
+    pub acl: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -60,6 +73,10 @@ pub struct SequenceRow {
     pub schema: String,
     pub name: String,
     pub sequence: Sequence,
+    /// The ACL as the server prints it, and its default (`acldefault`,
+    /// read only when there is an ACL); see [`super::acl`].
+    pub acl: Option<Vec<String>>,
+    pub default_acl: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -75,6 +92,7 @@ pub struct TypeRow {
     pub constraint_definitions: Vec<String>,
     pub attributes: Vec<String>,
     pub subtype: Option<String>,
+    pub owner: String,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -92,6 +110,12 @@ pub struct FunctionRow {
     pub parallel: String,
     pub config: Option<String>,
     pub body_sha256: String,
+    pub owner: String,
+    pub comment: Option<String>,
+    /// The ACL as the server prints it, and its default (`acldefault`,
+    /// read only when there is an ACL); see [`super::acl`].
+    pub acl: Option<Vec<String>>,
+    pub default_acl: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -108,6 +132,45 @@ pub struct ExtensionRow {
     pub name: String,
     pub schema: String,
     pub version: String,
+    pub owner: String,
+}
+
+/// The owner and privileges of a compared schema.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NamespaceRow {
+    pub name: String,
+    pub owner: String,
+    /// The ACL as the server prints it, and its default (`acldefault`,
+    /// read only when there is an ACL); see [`super::acl`].
+    pub acl: Option<Vec<String>>,
+    pub default_acl: Option<Vec<String>>,
+}
+
+/// One `pg_default_acl` row.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DefaultPrivilegeRow {
+    pub role: String,
+    /// `None` for the global entries (`defaclnamespace` 0).
+    pub schema: Option<String>,
+    /// `defaclobjtype`: `r`, `S`, `f`, `T` or `n`.
+    pub objtype: String,
+    pub acl: Vec<String>,
+    /// The built-in default a global entry replaces; `None` for a schema's
+    /// entry, which only adds to it.
+    pub default_acl: Option<Vec<String>>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PolicyRow {
+    pub schema: String,
+    pub table: String,
+    pub name: String,
+    /// `polcmd`: `r`, `a`, `w`, `d` or `*`.
+    pub command: String,
+    pub permissive: bool,
+    pub roles: Vec<String>,
+    pub using: Option<String>,
+    pub with_check: Option<String>,
 }
 
 /// Everything the catalog queries returned, for the compared schemas.
@@ -115,6 +178,7 @@ pub struct ExtensionRow {
 pub struct Catalog {
     /// The compared schemas that exist, even when empty.
     pub schemas: Vec<String>,
+    pub namespaces: Vec<NamespaceRow>,
     pub relations: Vec<RelationRow>,
     pub columns: Vec<ColumnRow>,
     pub constraints: Vec<ConstraintRow>,
@@ -124,70 +188,65 @@ pub struct Catalog {
     pub functions: Vec<FunctionRow>,
     pub triggers: Vec<TriggerRow>,
     pub extensions: Vec<ExtensionRow>,
+    pub default_privileges: Vec<DefaultPrivilegeRow>,
+    pub policies: Vec<PolicyRow>,
 }
 
 /// Builds the document. Row order does not matter: every collection is a
-/// sorted map. Rows for a schema or table that was not listed are dropped
-/// (the queries run in one snapshot, so that does not happen in practice).
+/// sorted map, and lists of grants and roles are sorted here (byte order,
+/// not the database's collation, so that every cluster sorts alike). Rows
+/// for a schema or object that was not listed are dropped: the queries run
+/// in one snapshot, so that only happens for objects left out on purpose
+/// (the history table's grants, an extension's members).
 pub fn assemble(catalog: Catalog) -> Snapshot {
     let mut schemas: BTreeMap<String, Schema> =
         catalog.schemas.iter().map(|s| (s.clone(), Schema::default())).collect();
+    for n in catalog.namespaces {
+        if let Some(s) = schemas.get_mut(&n.name) {
+            s.owner = Some(n.owner);
+            s.privileges = acl::privileges(n.acl.as_deref(), n.default_acl.as_deref());
+        }
+    }
     for r in catalog.relations {
         add_relation(&mut schemas, r);
     }
-    for c in catalog.columns {
-        if let Some(t) = table_mut(&mut schemas, &c.schema, &c.table) {
-            t.columns.insert(c.name.clone(), column(c));
-        }
-    }
-    for c in catalog.constraints {
-        if let Some(t) = table_mut(&mut schemas, &c.schema, &c.table) {
-            let kind = constraint_kind(&c.contype).to_string();
-            t.constraints.insert(
-                c.name,
-                Constraint {
-                    definition: c.definition,
-                    kind,
-                },
-            );
-        }
-    }
+    add_table_parts(&mut schemas, catalog.columns, catalog.constraints, catalog.policies);
     add_schema_objects(&mut schemas, catalog.indexes, catalog.sequences, catalog.triggers);
-    for t in catalog.types {
-        if let (Some(s), Some(def)) = (schemas.get_mut(&t.schema), type_def(&t)) {
-            s.types.insert(t.name, def);
-        }
-    }
-    for f in catalog.functions {
-        if let Some(s) = schemas.get_mut(&f.schema) {
-            s.functions
-                .insert(format!("{}({})", f.name, f.argument_types), function(f));
-        }
-    }
+    add_types_and_functions(&mut schemas, catalog.types, catalog.functions);
     let extensions = catalog
         .extensions
         .into_iter()
         .map(|e| {
-            (
-                e.name,
-                Extension {
-                    schema: e.schema,
-                    version: e.version,
-                },
-            )
+            let extension = Extension {
+                owner: Some(e.owner),
+                schema: e.schema,
+                version: e.version,
+            };
+            (e.name, extension)
         })
         .collect();
-    Snapshot {
+    let mut snapshot = Snapshot {
+        default_privileges: BTreeMap::new(),
         extensions,
         format_version: FORMAT_VERSION,
         schemas,
+    };
+    for d in catalog.default_privileges {
+        add_default_privilege(&mut snapshot, d);
     }
+    snapshot.sort_entries();
+    snapshot
 }
 
 fn add_relation(schemas: &mut BTreeMap<String, Schema>, r: RelationRow) {
     let Some(s) = schemas.get_mut(&r.schema) else { return };
+    let privileges = acl::privileges(r.acl.as_deref(), r.default_acl.as_deref());
     let view = || View {
+        comment: r.comment.clone(),
         definition: r.definition.clone().unwrap_or_default(),
+        owner: Some(r.owner.clone()),
+        privileges: privileges.clone(),
+        ..Default::default()
     };
     match r.relkind.as_str() {
         "v" => {
@@ -204,13 +263,92 @@ fn add_relation(schemas: &mut BTreeMap<String, Schema>, r: RelationRow) {
                 _ => "table",
             };
             let table = Table {
+                comment: r.comment,
+                force_row_security: r.force_row_security,
                 kind: kind.into(),
+                owner: Some(r.owner),
                 partition_key: r.partition_key,
                 partition_of: r.partition_of,
                 partition_bound: r.partition_bound,
+                privileges,
+                row_security: r.row_security,
                 ..Default::default()
             };
             s.tables.insert(r.name, table);
+        }
+    }
+}
+
+fn add_table_parts(
+    schemas: &mut BTreeMap<String, Schema>,
+    columns: Vec<ColumnRow>,
+    constraints: Vec<ConstraintRow>,
+    policies: Vec<PolicyRow>,
+) {
+    for c in columns {
+        add_column(schemas, c);
+    }
+    for c in constraints {
+        if let Some(t) = table_mut(schemas, &c.schema, &c.table) {
+            let kind = constraint_kind(&c.contype).to_string();
+            t.constraints.insert(
+                c.name,
+                Constraint {
+                    definition: c.definition,
+                    kind,
+                },
+            );
+        }
+    }
+    for p in policies {
+        if let Some(t) = table_mut(schemas, &p.schema, &p.table) {
+            let policy = Policy {
+                command: policy_command(&p.command).to_string(),
+                permissive: p.permissive,
+                roles: p.roles,
+                using: p.using,
+                with_check: p.with_check,
+            };
+            t.policies.insert(p.name, policy);
+        }
+    }
+}
+
+/// A table's column, or the privileges of a view's (whose columns are not
+/// recorded otherwise).
+fn add_column(schemas: &mut BTreeMap<String, Schema>, c: ColumnRow) {
+    let Some(s) = schemas.get_mut(&c.schema) else { return };
+    let privileges = acl::privileges(c.acl.as_deref(), None);
+    let name = c.name.clone();
+    let column_privileges = if let Some(t) = s.tables.get_mut(&c.table) {
+        t.columns.insert(name.clone(), column(c));
+        &mut t.column_privileges
+    } else if let Some(v) = s.views.get_mut(&c.table).or(s.materialized_views.get_mut(&c.table)) {
+        &mut v.column_privileges
+    } else {
+        return;
+    };
+    if !privileges.is_default() {
+        column_privileges.insert(name, privileges);
+    }
+}
+
+fn add_types_and_functions(schemas: &mut BTreeMap<String, Schema>, types: Vec<TypeRow>, functions: Vec<FunctionRow>) {
+    for t in types {
+        if let (Some(s), Some(def)) = (schemas.get_mut(&t.schema), type_def(&t)) {
+            s.types.insert(
+                t.name,
+                Type {
+                    def,
+                    owner: Some(t.owner),
+                },
+            );
+        }
+    }
+    for f in functions {
+        if let Some(s) = schemas.get_mut(&f.schema) {
+            s.functions
+                .insert(format!("{}({})", f.name, f.argument_types), function(f));
         }
     }
 }
@@ -235,7 +373,14 @@ fn add_schema_objects(
     }
     for q in sequences {
         if let Some(s) = schemas.get_mut(&q.schema) {
-            s.sequences.insert(q.name, q.sequence);
+            let privileges = acl::privileges(q.acl.as_deref(), q.default_acl.as_deref());
+            s.sequences.insert(
+                q.name,
+                Sequence {
+                    privileges,
+                    ..q.sequence
+                },
+            );
         }
     }
     for t in triggers {
@@ -254,6 +399,18 @@ fn table_mut<'a>(schemas: &'a mut BTreeMap<String, Schema>, schema: &str, table:
     schemas.get_mut(schema)?.tables.get_mut(table)
 }
 
+fn add_default_privilege(snapshot: &mut Snapshot, d: DefaultPrivilegeRow) {
+    let target: Option<&mut DefaultPrivileges> = match &d.schema {
+        None => Some(&mut snapshot.default_privileges),
+        Some(schema) => snapshot.schemas.get_mut(schema).map(|s| &mut s.default_privileges),
+    };
+    if let Some(target) = target {
+        let objects = default_privilege_objects(&d.objtype).to_string();
+        let privileges = acl::privileges(Some(&d.acl), d.default_acl.as_deref());
+        target.entry(d.role).or_default().insert(objects, privileges);
+    }
+}
+
 fn column(c: ColumnRow) -> Column {
     // A generated column keeps its expression where a default would be.
     let (default, generated) = if c.generated.is_empty() {
@@ -263,6 +420,7 @@ fn column(c: ColumnRow) -> Column {
     };
     Column {
         collation: c.collation,
+        comment: c.comment,
         default,
         generated,
         identity: match c.identity.as_str() {
@@ -282,6 +440,28 @@ fn constraint_kind(contype: &str) -> &str {
         "c" => "check",
         "f" => "foreign key",
         "x" => "exclusion",
+        other => other,
+    }
+}
+
+fn policy_command(code: &str) -> &str {
+    match code {
+        "r" => "SELECT",
+        "a" => "INSERT",
+        "w" => "UPDATE",
+        "d" => "DELETE",
+        "*" => "ALL",
+        other => other,
+    }
+}
+
+fn default_privilege_objects(objtype: &str) -> &str {
+    match objtype {
+        "r" => "tables",
+        "S" => "sequences",
+        "f" => "functions",
+        "T" => "types",
+        "n" => "schemas",
         other => other,
     }
 }
@@ -326,6 +506,7 @@ fn function(f: FunctionRow) -> Function {
     Function {
         arguments: f.arguments,
         body_sha256: f.body_sha256,
+        comment: f.comment,
         config: f.config.filter(|c| !c.is_empty()),
         kind: match f.prokind.as_str() {
             "p" => "procedure",
@@ -334,12 +515,14 @@ fn function(f: FunctionRow) -> Function {
         }
         .into(),
         language: f.language,
+        owner: Some(f.owner),
         parallel: match f.parallel.as_str() {
             "s" => "safe",
             "r" => "restricted",
             _ => "unsafe",
         }
         .into(),
+        privileges: acl::privileges(f.acl.as_deref(), f.default_acl.as_deref()),
         result: f.result,
         security_definer: f.security_definer,
         strict: f.strict,
@@ -355,6 +538,7 @@ fn function(f: FunctionRow) -> Function {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::schema::model::tests::grant;
 
     fn s(v: &str) -> String {
         v.to_string()
@@ -460,9 +644,152 @@ mod tests {
             types: vec![t],
             ..Default::default()
         });
-        let TypeDef::Domain { constraints, .. } = &snap.schemas["public"].types["posint"] else {
+        let TypeDef::Domain { constraints, .. } = &snap.schemas["public"].types["posint"].def else {
             panic!("not a domain")
         };
         assert_eq!(constraints["b_check"], "CHECK ((VALUE < 10))");
+    }
+
+    fn acl(items: &[&str]) -> Option<Vec<String>> {
+        Some(items.iter().map(|i| s(i)).collect())
+    }
+
+    #[test]
+    fn privileges_land_on_their_object_or_column_sorted_in_byte_order() {
+        let table_default = acl(&["app_owner=arwdDxt/app_owner"]);
+        let relation = |name: &str, relkind: &str, own: Option<Vec<String>>| RelationRow {
+            schema: s("public"),
+            name: s(name),
+            relkind: s(relkind),
+            owner: s("app_owner"),
+            default_acl: own.as_ref().and(table_default.clone()),
+            acl: own,
+            ..Default::default()
+        };
+        let column = |table: &str, name: &str, own: &[&str]| ColumnRow {
+            schema: s("public"),
+            table: s(table),
+            name: s(name),
+            acl: acl(own),
+            ..Default::default()
+        };
+        let catalog = Catalog {
+            schemas: vec![s("public")],
+            namespaces: vec![NamespaceRow {
+                name: s("public"),
+                owner: s("pg_database_owner"),
+                acl: acl(&["pg_database_owner=UC/pg_database_owner", "=U/pg_database_owner"]),
+                default_acl: acl(&["pg_database_owner=UC/pg_database_owner"]),
+            }],
+            relations: vec![
+                relation(
+                    "t",
+                    "r",
+                    acl(&["app_owner=arwdDxt/app_owner", "zed=r/app_owner", "Zed=r/a", "Zed=r/b"]),
+                ),
+                relation("v", "v", None),
+                relation("m", "m", acl(&["app_owner=arwdDxt/app_owner"])),
+            ],
+            columns: vec![
+                column("t", "c", &["zed=w/app_owner"]),
+                column("t", "d", &[]),
+                column("v", "x", &["zed=r/app_owner"]),
+                // The history table is not in the snapshot: its rows are dropped.
+                column("schemagate_history", "version", &["zed=r/app_owner"]),
+            ],
+            functions: vec![FunctionRow {
+                schema: s("public"),
+                name: s("f"),
+                argument_types: s("integer"),
+                owner: s("app_owner"),
+                acl: acl(&["app_owner=X/app_owner"]),
+                default_acl: acl(&["=X/app_owner", "app_owner=X/app_owner"]),
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        let snap = assemble(catalog);
+        let public = &snap.schemas["public"];
+        assert_eq!(public.owner.as_deref(), Some("pg_database_owner"));
+        assert_eq!(public.privileges.granted, vec![grant("PUBLIC", "USAGE")]);
+        let t = &public.tables["t"];
+        assert_eq!(t.owner.as_deref(), Some("app_owner"));
+        // Byte order: upper case first, whatever the database's collation;
+        // one entry per privilege, whoever granted it.
+        assert_eq!(
+            t.privileges.granted,
+            vec![grant("Zed", "SELECT"), grant("zed", "SELECT")]
+        );
+        assert!(t.privileges.revoked.is_empty());
+        assert_eq!(t.column_privileges["c"].granted, vec![grant("zed", "UPDATE")]);
+        assert!(
+            !t.column_privileges.contains_key("d"),
+            "an empty column ACL is the default"
+        );
+        assert_eq!(t.columns.len(), 2);
+        let v = &public.views["v"];
+        assert!(v.privileges.is_default() && v.column_privileges["x"].granted.len() == 1);
+        assert!(
+            public.materialized_views["m"].privileges.is_default(),
+            "explicit, equal to the default"
+        );
+        assert_eq!(
+            public.functions["f(integer)"].privileges.revoked,
+            vec![grant("PUBLIC", "EXECUTE")]
+        );
+        assert_eq!(public.tables.len(), 1);
+    }
+
+    #[test]
+    fn default_privileges_go_global_or_to_their_schema_and_policies_spell_out_codes() {
+        let default_row = |schema: Option<&str>, objtype: &str, items: &[&str]| DefaultPrivilegeRow {
+            role: s("app_owner"),
+            schema: schema.map(s),
+            objtype: s(objtype),
+            acl: acl(items).unwrap(),
+            // Only a global entry is set against the built-in default.
+            default_acl: schema
+                .is_none()
+                .then(|| vec![s("=X/app_owner"), s("app_owner=X/app_owner")]),
+        };
+        let catalog = Catalog {
+            schemas: vec![s("public")],
+            relations: vec![RelationRow {
+                schema: s("public"),
+                name: s("t"),
+                relkind: s("r"),
+                row_security: true,
+                ..Default::default()
+            }],
+            default_privileges: vec![
+                default_row(None, "f", &["app_owner=X/app_owner"]),
+                default_row(Some("public"), "r", &["reader=r/app_owner"]),
+                default_row(Some("public"), "S", &["reader=U/app_owner"]),
+                default_row(Some("other"), "r", &["reader=r/app_owner"]),
+            ],
+            policies: vec![PolicyRow {
+                schema: s("public"),
+                table: s("t"),
+                name: s("p"),
+                command: s("w"),
+                permissive: false,
+                roles: vec![s("b"), s("PUBLIC"), s("a")],
+                using: Some(s("true")),
+                with_check: None,
+            }],
+            ..Default::default()
+        };
+        let snap = assemble(catalog);
+        assert_eq!(
+            snap.default_privileges["app_owner"]["functions"].revoked,
+            vec![grant("PUBLIC", "EXECUTE")]
+        );
+        let public = &snap.schemas["public"];
+        let mine = &public.default_privileges["app_owner"];
+        assert_eq!(mine.keys().collect::<Vec<_>>(), vec!["sequences", "tables"]);
+        let t = &public.tables["t"];
+        assert!(t.row_security && !t.force_row_security);
+        assert_eq!(t.policies["p"].command, "UPDATE");
+        assert_eq!(t.policies["p"].roles, vec!["PUBLIC", "a", "b"]);
     }
 }

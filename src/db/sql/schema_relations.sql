@@ -1,6 +1,12 @@
 -- Tables, views and materialized views of the compared schemas ($1), minus
 -- the history table ($2 schema, $3 name) and objects that belong to an
 -- extension. Views carry their definition; partitions their parent and bound.
+-- The owner is a role name (not an OID) so that clusters compare. The ACL
+-- comes as text (aclitem has no binary form), with its default when there is
+-- one to set it against (schema::acl reads both).
+-- The comment is looked up per row through pg_description's index, not
+-- joined: right after migrations the catalog's statistics are stale, and a
+-- join planned on them can compare every column with every comment.
 SELECT n.nspname AS schema,
        c.relname AS name,
        c.relkind::text AS relkind,
@@ -12,7 +18,14 @@ SELECT n.nspname AS schema,
           JOIN pg_class pc ON pc.oid = i.inhparent
           JOIN pg_namespace pn ON pn.oid = pc.relnamespace
          WHERE c.relispartition AND i.inhrelid = c.oid) AS partition_of,
-       CASE WHEN c.relispartition THEN pg_get_expr(c.relpartbound, c.oid) END AS partition_bound
+       CASE WHEN c.relispartition THEN pg_get_expr(c.relpartbound, c.oid) END AS partition_bound,
+       pg_get_userbyid(c.relowner) AS owner,
+       (SELECT d.description FROM pg_description d
+         WHERE d.objoid = c.oid AND d.classoid = 'pg_class'::regclass AND d.objsubid = 0) AS comment,
+       c.relrowsecurity AS row_security,
+       c.relforcerowsecurity AS force_row_security,
+       c.relacl::text[] AS acl,
+       CASE WHEN c.relacl IS NOT NULL THEN acldefault('r', c.relowner)::text[] END AS default_acl
 FROM pg_class c
 JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE n.nspname = ANY ($1)

@@ -1,6 +1,7 @@
 -- Sequences of the compared schemas ($1) with their parameters and the column
 -- that owns them (serial). Identity sequences are described by their column,
--- extension members by their extension.
+-- extension members by their extension. The ACL comes as text, with its
+-- default when there is one (as in schema_relations.sql).
 SELECT n.nspname AS schema,
        c.relname AS name,
        format_type(s.seqtypid, NULL) AS data_type,
@@ -10,6 +11,9 @@ SELECT n.nspname AS schema,
        s.seqmax AS max_value,
        s.seqcache AS cache,
        s.seqcycle AS cycle,
+       pg_get_userbyid(c.relowner) AS owner,
+       c.relacl::text[] AS acl,
+       CASE WHEN c.relacl IS NOT NULL THEN acldefault('s', c.relowner)::text[] END AS default_acl,
        (SELECT on_.nspname || '.' || oc.relname || '.' || a.attname
           FROM pg_depend d
           JOIN pg_class oc ON oc.oid = d.refobjid

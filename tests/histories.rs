@@ -47,3 +47,116 @@ fn baseline_advice_says_when_no_version_qualifies() {
     assert!(!r.stderr.contains("baseline --version 3"), "{}", r.stderr);
     assert!(!r.stderr.contains("baseline --version 5"), "{}", r.stderr);
 }
+
+/// morph's, sqlx's and Flyway's no-transaction directives, each where its
+/// tool reads it: every `CREATE INDEX CONCURRENTLY` runs outside a transaction.
+#[test]
+fn peer_no_transaction_directives_are_honoured() {
+    let db = shared().fresh_db();
+    let dir = migrations(&[
+        ("000001_t.up.sql", "CREATE TABLE t (a int, b int, c int);\n"),
+        (
+            "000002_idx_b.up.sql",
+            "-- no-transaction\nCREATE INDEX CONCURRENTLY t_b ON t (b);\n",
+        ),
+        ("V3__idx_c.sql", "CREATE INDEX CONCURRENTLY t_c ON t (c);\n"),
+        (
+            "V3__idx_c.sql.conf",
+            "# Flyway script configuration\nexecuteInTransaction=false\n",
+        ),
+        (
+            "000004_idx_a.up.sql",
+            "-- morph:nontransactional\nCREATE INDEX CONCURRENTLY IF NOT EXISTS t_a ON t (a);\n",
+        ),
+        (
+            "000004_idx_a.down.sql",
+            "-- morph:nontransactional\nDROP INDEX CONCURRENTLY t_a;\n",
+        ),
+    ]);
+    let plan = db.sg(dir.path()).args(&["plan"]).run();
+    plan.assert_code(0);
+    for file in ["000002_idx_b.up.sql", "V3__idx_c.sql", "000004_idx_a.up.sql"] {
+        let line = plan.stdout.lines().find(|l| l.contains(file)).unwrap_or_default();
+        assert!(line.contains("no-transaction"), "{file}: {}", plan.stdout);
+    }
+    db.sg(dir.path()).args(&["run"]).run().assert_code(0);
+    let valid_indexes = || {
+        db.psql(
+            "SELECT string_agg(c.relname, ',' ORDER BY c.relname) FROM pg_index i \
+             JOIN pg_class c ON c.oid = i.indexrelid WHERE i.indisvalid AND c.relname LIKE 't\\_%'",
+        )
+    };
+    assert_eq!(valid_indexes(), "t_a,t_b,t_c\n");
+    // morph's down script too: DROP INDEX CONCURRENTLY outside a transaction.
+    db.sg(dir.path()).args(&["down", "--to", "3"]).run().assert_code(0);
+    assert_eq!(valid_indexes(), "t_b,t_c\n");
+}
+
+/// A Flyway configuration whose script is gone, or with a setting schemagate
+/// cannot honour, is an invalid migration set: exit 2 before any DB write.
+#[test]
+fn flyway_script_configs_are_checked() {
+    let db = shared().fresh_db();
+    let dir = migrations(&[
+        ("V1__t.sql", "CREATE TABLE t (a int);\n"),
+        ("V1__t.sql.conf", "shouldExecute=false\n"),
+        ("V2__renamed.sql.conf", "executeInTransaction=false\n"),
+    ]);
+    let r = db.sg(dir.path()).args(&["run"]).run();
+    r.assert_code(2);
+    r.stderr_has("V1__t.sql.conf: line 1: shouldExecute is not a setting schemagate supports");
+    r.stderr_has("V2__renamed.sql.conf: a Flyway script configuration without its script V2__renamed.sql");
+    assert!(!db.table_exists("schemagate_history"));
+}
+
+/// SQLSTATE 25001 carries no position: the error names the line of the
+/// statement that refused the transaction, and the directive that fixes it.
+#[test]
+fn a_statement_that_refuses_a_transaction_is_named_with_the_fix() {
+    let db = shared().fresh_db();
+    let dir = migrations(&[(
+        "0001_t.sql",
+        "-- a table and its index\nCREATE TABLE t (a int);\n\n-- built online\nCREATE UNIQUE INDEX CONCURRENTLY t_a ON t (a);\n",
+    )]);
+    let r = db.sg(dir.path()).args(&["run"]).run();
+    r.assert_code(5);
+    r.stderr_has("0001_t.sql failed at line 5, column 1: CREATE INDEX CONCURRENTLY cannot run inside a transaction block (SQLSTATE 25001)");
+    r.stderr_has("add `-- schemagate:no-transaction` as the first line of 0001_t.sql");
+    assert!(!db.table_exists("t"), "the transaction was rolled back");
+}
+
+/// An error inside a `DO` block is reported at its line in the file (the
+/// line of the block's `$$` plus the PL/pgSQL line, minus 1), with the
+/// server's context beneath; in a transactional file (the whole file in one
+/// piece) and in a no-transaction one (statement by statement).
+#[test]
+fn errors_inside_do_blocks_point_at_their_line_in_the_file() {
+    let body = "CREATE TABLE t (a int);\n\
+                \n\
+                DO $$\n\
+                BEGIN\n\
+                \x20 INSERT INTO t VALUES (1);\n\
+                END $$;\n\
+                \n\
+                DO $$\n\
+                DECLARE n int := 0;\n\
+                BEGIN\n\
+                \x20 INSERT INTO t VALUES (2);\n\
+                \x20 INSERT INTO t VALUES (1 / n);\n\
+                END $$;\n";
+    for (name, sql) in [
+        ("0001_do.sql", body.to_string()),
+        ("0001_do_alone.sql", format!("-- schemagate:no-transaction\n{body}")),
+    ] {
+        let db = shared().fresh_db();
+        let dir = migrations(&[(name, &sql)]);
+        let line = if name.contains("alone") { 13 } else { 12 };
+        let r = db.sg(dir.path()).args(&["run"]).run();
+        r.assert_code(5);
+        r.stderr_has(&format!(
+            "{name} failed at line {line}, column 3: division by zero (SQLSTATE 22012)"
+        ));
+        r.stderr_has("context: SQL statement \"INSERT INTO t VALUES (1 / n)\"");
+        r.stderr_has("PL/pgSQL function inline_code_block line 5 at SQL statement");
+    }
+}

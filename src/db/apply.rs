@@ -254,6 +254,7 @@ fn failure(unit: &Unit<'_>, e: &tokio_postgres::Error, offset: usize, recorder: 
              present>` instead of running those files"
                 .to_string()
         });
+    let advice = advice.or_else(|| no_transaction_advice(unit, &error));
     Error::MigrationFailed(Box::new(MigrationFailure {
         file: unit.file_name.to_string(),
         version: unit.version.cloned(),
@@ -261,4 +262,11 @@ fn failure(unit: &Unit<'_>, e: &tokio_postgres::Error, offset: usize, recorder: 
         non_transactional,
         advice,
     }))
+}
+
+/// SQLSTATE 25001: the statement cannot run inside a transaction block;
+/// say which directive lets it run.
+fn no_transaction_advice(unit: &Unit<'_>, error: &crate::error::ServerError) -> Option<String> {
+    (error.sqlstate == SqlState::ACTIVE_SQL_TRANSACTION.code())
+        .then(|| crate::migration::directives::no_transaction_advice(unit.file_name, unit.transaction))
 }

@@ -160,3 +160,85 @@ fn errors_inside_do_blocks_point_at_their_line_in_the_file() {
         r.stderr_has("PL/pgSQL function inline_code_block line 5 at SQL statement");
     }
 }
+
+/// The index name is taken by another table, so `IF NOT EXISTS` skips it:
+/// PostgreSQL says so with a NOTICE, and schemagate shows it (info level),
+/// with the file. A WARNING raised inside a `DO` block shows at warn level
+/// with its line; DEBUG and LOG messages stay hidden, even at trace.
+#[test]
+fn server_notices_are_logged_with_their_file() {
+    let db = shared().fresh_db();
+    let dir = migrations(&[
+        (
+            "0001_idx.sql",
+            "CREATE TABLE channels (id int);\nCREATE TABLE groupchannels (id int);\n\
+             CREATE INDEX idx_channel_id ON channels (id);\n\
+             CREATE INDEX IF NOT EXISTS idx_channel_id ON groupchannels (id);\n",
+        ),
+        (
+            "0002_check.sql",
+            "SET LOCAL client_min_messages = debug1;\n\
+             DO $$\n\
+             BEGIN\n\
+             \x20 RAISE DEBUG 'hidden-debug';\n\
+             \x20 RAISE LOG 'hidden-log';\n\
+             \x20 RAISE WARNING 'groupchannels has % rows', (SELECT count(*) FROM groupchannels);\n\
+             END $$;\n",
+        ),
+    ]);
+    let r = db.sg(dir.path()).env("SCHEMAGATE_LOG", "trace").args(&["run"]).run();
+    r.assert_code(0);
+    let notice = r
+        .stderr
+        .lines()
+        .find(|l| l.contains("relation \"idx_channel_id\" already exists, skipping"))
+        .unwrap_or_else(|| panic!("no notice in:\n{}", r.stderr));
+    assert!(
+        notice.contains(" INFO ") && notice.contains("server NOTICE in 0001_idx.sql"),
+        "{notice}"
+    );
+    let warning = r
+        .stderr
+        .lines()
+        .find(|l| l.contains("groupchannels has 0 rows"))
+        .unwrap_or_else(|| panic!("no warning in:\n{}", r.stderr));
+    assert!(
+        warning.contains(" WARN ") && warning.contains("server WARNING in 0002_check.sql line 6"),
+        "{warning}"
+    );
+    r.never_says("hidden-debug").never_says("hidden-log");
+}
+
+/// In the JSON log, a notice's file, line, severity and SQLSTATE are fields.
+#[test]
+fn server_notices_are_fields_in_the_json_log() {
+    let db = shared().fresh_db();
+    let dir = migrations(&[(
+        "0001_n.sql",
+        "-- schemagate:no-transaction\nCREATE TABLE t (id int);\n\nCREATE TABLE IF NOT EXISTS t (id int);\n",
+    )]);
+    let r = db
+        .sg(dir.path())
+        .env("SCHEMAGATE_LOG_FORMAT", "json")
+        .args(&["run"])
+        .run();
+    r.assert_code(0);
+    let notice: serde_json::Value = r
+        .stderr
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|v| v["fields"]["severity"] == "NOTICE")
+        .unwrap_or_else(|| panic!("no notice in:\n{}", r.stderr));
+    assert_eq!(notice["level"], "INFO", "{notice}");
+    let fields = &notice["fields"];
+    assert_eq!(fields["file"], "0001_n.sql", "{notice}");
+    assert_eq!(fields["line"], 4, "{notice}");
+    assert_eq!(fields["sqlstate"], "42P07", "{notice}");
+    assert!(
+        fields["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("relation \"t\" already exists, skipping"),
+        "{notice}"
+    );
+}

@@ -179,6 +179,7 @@ async fn pipelined(
     params: &[&(dyn ToSql + Sync)],
     recorder: &Recorder<'_>,
 ) -> Result<usize, Error> {
+    let _notices = super::notices::applying(unit.file_name, unit.sql);
     let c = &session.client;
     let (begin, body, row, commit) = tokio::join!(
         biased;
@@ -197,7 +198,9 @@ async fn pipelined(
 /// Each statement on its own (a multi-statement query string would be an
 /// implicit transaction, which CREATE INDEX CONCURRENTLY refuses).
 async fn run_statements(session: &Session, unit: &Unit<'_>, recorder: &Recorder<'_>) -> Result<(), Error> {
+    let notices = super::notices::applying(unit.file_name, unit.sql);
     for stmt in split_statements(unit.sql) {
+        notices.at(stmt.char_offset);
         if let Err(e) = session.client.batch_execute(stmt.sql).await {
             return Err(failure(unit, &e, stmt.char_offset, recorder));
         }

@@ -9,6 +9,7 @@ pub mod connect;
 pub mod foreign;
 pub mod history;
 pub mod lock;
+pub mod notices;
 pub mod schema;
 pub mod tls;
 pub mod wait;

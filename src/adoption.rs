@@ -251,19 +251,26 @@ pub fn advice(files: &[MigrationFile], existing: &[String]) -> Advice {
             missing: replay.listed(existing, false),
         };
     };
-    let at = Expected::after(&files[..=i], existing);
-    let mut later = Expected::default();
-    for f in &files[i + 1..] {
+    Advice::Baseline {
+        version: files[i].version.clone(),
+        later: left_behind(files, &files[i].version, existing),
+    }
+}
+
+/// After `down --to` `to`: tables that a later file creates, that the files
+/// up to `to` do not leave, and that exist still.
+pub fn left_behind(files: &[MigrationFile], to: &Version, existing: &[String]) -> Vec<ExpectedTable> {
+    let kept = files.partition_point(|f| &f.version <= to);
+    let expected = Expected::after(&files[..kept], existing);
+    let mut left = Expected::default();
+    for f in &files[kept..] {
         for t in created_tables(&f.sql) {
-            if !at.tables.contains_key(&t) && existing.contains(&t) {
-                later.tables.entry(t).or_insert_with(|| f.file_name.clone());
+            if !expected.tables.contains_key(&t) && existing.contains(&t) {
+                left.tables.entry(t).or_insert_with(|| f.file_name.clone());
             }
         }
     }
-    Advice::Baseline {
-        version: files[i].version.clone(),
-        later: later.listed(existing, true),
-    }
+    left.listed(existing, true)
 }
 
 /// One change `repair` makes to the history.
@@ -608,6 +615,16 @@ mod tests {
             matches!(&advised, Advice::Baseline { version, .. } if *version == v(2)),
             "{advised:?}"
         );
+    }
+
+    #[test]
+    fn tables_left_behind_by_a_down() {
+        let left = left_behind(&five(), &v(2), &tables(&["t1", "t2", "t4", "other"]));
+        assert_eq!(
+            left.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            ["public.t4 (0004_t4.sql)"]
+        );
+        assert!(left_behind(&five(), &v(5), &tables(&["t4"])).is_empty());
     }
 
     #[test]

@@ -242,3 +242,83 @@ fn server_notices_are_fields_in_the_json_log() {
         "{notice}"
     );
 }
+
+/// A golang-migrate history whose down scripts were written by many hands:
+/// one reverts, one is empty, one is a comment by design, one has a typo
+/// that `IF EXISTS` hides.
+fn many_hands() -> tempfile::TempDir {
+    migrations(&[
+        ("000001_teams.up.sql", "CREATE TABLE teams (id int);\n"),
+        ("000001_teams.down.sql", "DROP TABLE teams;\n"),
+        ("000002_posts.up.sql", "CREATE TABLE posts (id int);\n"),
+        ("000002_posts.down.sql", ""),
+        (
+            "000003_mood.up.sql",
+            "CREATE TYPE mood AS ENUM ('ok');\nCREATE FUNCTION cheer() RETURNS int LANGUAGE sql AS 'SELECT 1';\n",
+        ),
+        (
+            "000003_mood.down.sql",
+            "-- This migration intentionally does not have rollback.\n/* see 000003_mood.up.sql */\n",
+        ),
+        ("000004_channels.up.sql", "CREATE TABLE channels (id int);\n"),
+        ("000004_channels.down.sql", "DROP TABLE IF EXISTS channel;\n"),
+    ])
+}
+
+/// An empty or comment-only down script is not a revert: `down` refuses,
+/// naming all of them, and changes nothing.
+#[test]
+fn down_refuses_empty_down_scripts_and_changes_nothing() {
+    let db = shared().fresh_db();
+    let dir = many_hands();
+    db.sg(dir.path()).args(&["run"]).run().assert_code(0);
+    let r = db.sg(dir.path()).args(&["down", "--to", "0"]).run();
+    r.assert_code(2);
+    r.stderr_has("these down scripts are empty or only comments, so they would revert nothing: 000003_mood.down.sql, 000002_posts.down.sql");
+    r.stderr_has("--allow-empty");
+    assert_eq!(db.history().len(), 4);
+    assert!(db.table_exists("channels") && db.table_exists("teams"));
+}
+
+/// With `--allow-empty` the empty ones are no-op downs, and what the down
+/// scripts left is named: after `down --to 0`, every object; the baseline
+/// advice that follows names no version, since the first table is gone.
+#[test]
+fn down_with_allow_empty_says_what_is_left() {
+    let db = shared().fresh_db();
+    let dir = many_hands();
+    db.sg(dir.path()).args(&["run"]).run().assert_code(0);
+    let r = db.sg(dir.path()).args(&["down", "--to", "0", "--allow-empty"]).run();
+    r.assert_code(0);
+    assert_eq!(
+        r.stdout,
+        "reverted 4 channels\nno-op 3 mood\nno-op 2 posts\nreverted 1 teams\n"
+    );
+    r.stderr_has("no-op down (nothing reverted): 000002_posts.down.sql");
+    r.stderr_has("server NOTICE in 000004_channels.down.sql: table \"channel\" does not exist, skipping");
+    r.stderr_has("the down scripts left 4 object(s) that the migrations up to version 0 do not make: table public.channels, table public.posts, type public.mood, function public.cheer()");
+    r.stderr_has(
+        "reverted [1, 4], no-op down (nothing reverted) [2-3]; history at version 0 or below; 4 object(s) left behind",
+    );
+    assert!(db.history().is_empty());
+
+    let again = db.sg(dir.path()).args(&["run"]).run();
+    again.assert_code(5);
+    again.stderr_has("No version can be adopted");
+    again.stderr_has("Present: public.channels (000004_channels.up.sql), public.posts (000002_posts.up.sql); missing: public.teams (000001_teams.up.sql)");
+}
+
+/// Above the first migration, the tables of reverted files that are still
+/// there are named with the file that made them.
+#[test]
+fn down_to_a_version_names_the_tables_left_behind() {
+    let db = shared().fresh_db();
+    let dir = many_hands();
+    db.sg(dir.path()).args(&["run"]).run().assert_code(0);
+    let r = db.sg(dir.path()).args(&["down", "--to", "3"]).run();
+    r.assert_code(0);
+    r.stderr_has("left 1 object(s) that the migrations up to version 3 do not make: table public.channels (000004_channels.up.sql)");
+    let clean = db.sg(dir.path()).args(&["down", "--to", "0"]).run();
+    clean.assert_code(2);
+    assert_eq!(db.history().len(), 3);
+}

@@ -621,6 +621,14 @@ mod tests {
         Version::from_int(n)
     }
 
+    /// The history of every file applied as it is now.
+    fn applied_as_they_are(files: &[MigrationFile]) -> Vec<HistoryRow> {
+        files
+            .iter()
+            .map(|f| row(f.version.as_int().unwrap(), &f.sql, true))
+            .collect()
+    }
+
     fn row(version: u64, sql: &str, success: bool) -> HistoryRow {
         HistoryRow {
             version: v(version),
@@ -752,11 +760,7 @@ mod tests {
                 .collect(),
         )
         .unwrap();
-        let rows: Vec<HistoryRow> = set
-            .files
-            .iter()
-            .map(|f| row(f.version.as_int().unwrap(), &f.sql, true))
-            .collect();
+        let rows = applied_as_they_are(&set.files);
         let applied = reconcile(&set.files, &rows);
         let steps = down_plan(&set.files, &applied, &v(1), EmptyDowns::Refuse).unwrap();
         assert_eq!(
@@ -795,11 +799,7 @@ mod tests {
             ),
         ])
         .unwrap();
-        let rows: Vec<HistoryRow> = set
-            .files
-            .iter()
-            .map(|f| row(f.version.as_int().unwrap(), &f.sql, true))
-            .collect();
+        let rows = applied_as_they_are(&set.files);
         let report = reconcile(&set.files, &rows);
         let refused = down_plan(&set.files, &report, &v(0), EmptyDowns::Refuse).unwrap_err();
         assert_eq!(refused.empty, ["3_c.sql", "2_b.down.sql"]);

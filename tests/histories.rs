@@ -6,15 +6,24 @@
 
 mod common;
 
-use common::{migrations, shared};
+use common::{migrations, shared, Run};
 
-/// Five versions, one table each.
-fn five_tables() -> tempfile::TempDir {
+/// `run` over five versions of one table each, where the tables of versions
+/// `present` exist and the history is empty: refused (exit 5), nothing written.
+fn run_where_tables_exist(present: &[u32]) -> Run {
+    let db = shared().fresh_db();
     let files: Vec<(String, String)> = (1..=5)
         .map(|n| (format!("000{n}_t{n}.sql"), format!("CREATE TABLE t{n} (id int);\n")))
         .collect();
     let refs: Vec<(&str, &str)> = files.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
-    migrations(&refs)
+    let dir = migrations(&refs);
+    for n in present {
+        db.psql(&format!("CREATE TABLE t{n} (id int)"));
+    }
+    let r = db.sg(dir.path()).args(&["run"]).run();
+    r.assert_code(5);
+    assert!(!db.table_exists("schemagate_history") || db.history().is_empty());
+    r
 }
 
 /// The tables of 1-2 and 5 exist, those of 3-4 do not: version 5 must not be
@@ -22,30 +31,20 @@ fn five_tables() -> tempfile::TempDir {
 /// is named as one `run` would meet.
 #[test]
 fn baseline_advice_stops_at_a_gap() {
-    let db = shared().fresh_db();
-    let dir = five_tables();
-    db.psql("CREATE TABLE t1 (id int); CREATE TABLE t2 (id int); CREATE TABLE t5 (id int)");
-    let r = db.sg(dir.path()).args(&["run"]).run();
-    r.assert_code(5);
+    let r = run_where_tables_exist(&[1, 2, 5]);
     r.stderr_has("schemagate baseline --version 2 (every table the migrations up to it create exists)");
     r.stderr_has("tables of later migrations exist too (public.t5 (0005_t5.sql))");
-    assert!(!r.stderr.contains("--version 5"), "{}", r.stderr);
-    assert!(!db.table_exists("schemagate_history") || db.history().is_empty());
+    r.never_says("--version 5");
 }
 
 /// Only tables of later versions exist (what a `down --to 0` with broken down
 /// scripts leaves): no version is advised, and present and missing are named.
 #[test]
 fn baseline_advice_says_when_no_version_qualifies() {
-    let db = shared().fresh_db();
-    let dir = five_tables();
-    db.psql("CREATE TABLE t3 (id int); CREATE TABLE t5 (id int)");
-    let r = db.sg(dir.path()).args(&["run"]).run();
-    r.assert_code(5);
+    let r = run_where_tables_exist(&[3, 5]);
     r.stderr_has("No version can be adopted");
     r.stderr_has("Present: public.t3 (0003_t3.sql), public.t5 (0005_t5.sql); missing: public.t1 (0001_t1.sql), public.t2 (0002_t2.sql), public.t4 (0004_t4.sql)");
-    assert!(!r.stderr.contains("baseline --version 3"), "{}", r.stderr);
-    assert!(!r.stderr.contains("baseline --version 5"), "{}", r.stderr);
+    r.never_says("baseline --version 3").never_says("baseline --version 5");
 }
 
 /// morph's, sqlx's and Flyway's no-transaction directives, each where its
@@ -188,25 +187,26 @@ fn server_notices_are_logged_with_their_file() {
     ]);
     let r = db.sg(dir.path()).env("SCHEMAGATE_LOG", "trace").args(&["run"]).run();
     r.assert_code(0);
-    let notice = r
-        .stderr
-        .lines()
-        .find(|l| l.contains("relation \"idx_channel_id\" already exists, skipping"))
-        .unwrap_or_else(|| panic!("no notice in:\n{}", r.stderr));
+    let notice = log_line(&r, "relation \"idx_channel_id\" already exists, skipping");
     assert!(
         notice.contains(" INFO ") && notice.contains("server NOTICE in 0001_idx.sql"),
         "{notice}"
     );
-    let warning = r
-        .stderr
-        .lines()
-        .find(|l| l.contains("groupchannels has 0 rows"))
-        .unwrap_or_else(|| panic!("no warning in:\n{}", r.stderr));
+    let warning = log_line(&r, "groupchannels has 0 rows");
     assert!(
         warning.contains(" WARN ") && warning.contains("server WARNING in 0002_check.sql line 6"),
         "{warning}"
     );
     r.never_says("hidden-debug").never_says("hidden-log");
+}
+
+/// The log line that says `needle`.
+#[track_caller]
+fn log_line<'a>(r: &'a Run, needle: &str) -> &'a str {
+    r.stderr
+        .lines()
+        .find(|l| l.contains(needle))
+        .unwrap_or_else(|| panic!("no {needle:?} in:\n{}", r.stderr))
 }
 
 /// In the JSON log, a notice's file, line, severity and SQLSTATE are fields.

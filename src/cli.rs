@@ -47,6 +47,9 @@ pub enum Command {
     Down {
         #[arg(long, value_name = "VERSION")]
         to: Version,
+        /// Accept empty or comment-only down scripts: delete their history rows, reverting nothing.
+        #[arg(long)]
+        allow_empty: bool,
     },
     /// Record another tool's applied migrations as baseline.
     Import {

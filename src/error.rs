@@ -5,6 +5,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::adoption::{Advice, ExpectedTable};
 use crate::migration::{FileProblem, Version};
 use crate::reconcile::Problem;
 
@@ -187,7 +188,7 @@ pub enum Error {
     NotAdopted {
         tables: Vec<String>,
         history_table: String,
-        suggestion: Option<Version>,
+        advice: Advice,
     },
     /// An operator command that would lose track of the schema (baseline on a
     /// non-empty history, down without down files, import of a dirty state).
@@ -296,8 +297,8 @@ impl fmt::Display for Error {
             Error::NotAdopted {
                 tables,
                 history_table,
-                suggestion,
-            } => fmt_not_adopted(f, tables, history_table, suggestion.as_ref()),
+                advice,
+            } => fmt_not_adopted(f, tables, history_table, advice),
             Error::Refused(why) => write!(f, "refused: {why}"),
             Error::Verification(problems) => {
                 write!(f, "verification failed ({} problem(s)):", problems.len())?;
@@ -322,31 +323,58 @@ impl fmt::Display for Error {
     }
 }
 
-fn fmt_not_adopted(
-    f: &mut fmt::Formatter<'_>,
-    tables: &[String],
-    history_table: &str,
-    suggestion: Option<&Version>,
-) -> fmt::Result {
-    let shown: Vec<&str> = tables.iter().take(10).map(String::as_str).collect();
-    let more = if tables.len() > 10 {
-        format!(" and {} more", tables.len() - 10)
-    } else {
-        String::new()
-    };
+/// The first ten names, then how many more.
+fn first_ten<T: fmt::Display>(items: &[T]) -> String {
+    let shown: Vec<String> = items.iter().take(10).map(ToString::to_string).collect();
+    match items.len() {
+        n if n > 10 => format!("{} and {} more", shown.join(", "), n - 10),
+        _ => shown.join(", "),
+    }
+}
+
+fn fmt_not_adopted(f: &mut fmt::Formatter<'_>, tables: &[String], history_table: &str, advice: &Advice) -> fmt::Result {
     write!(
         f,
-        "the database already has tables ({}{more}) but the history table {history_table} is empty; \
-         nothing was applied. If the migrations created them, adopt the database first: ",
-        shown.join(", ")
+        "the database already has tables ({}) but the history table {history_table} is empty; nothing was applied. ",
+        first_ten(tables)
     )?;
-    match suggestion {
-        Some(v) => write!(
-            f,
-            "schemagate baseline --version {v} (the highest version whose tables all exist)"
-        ),
-        None => write!(f, "schemagate baseline --version <the last version already present>"),
+    match advice {
+        Advice::Baseline { version, later } => {
+            write!(
+                f,
+                "If the migrations created them, adopt the database first: schemagate baseline --version {version} \
+                 (every table the migrations up to it create exists)"
+            )?;
+            if !later.is_empty() {
+                write!(
+                    f,
+                    "; but tables of later migrations exist too ({}), and `run` would meet them after the baseline",
+                    first_ten(later)
+                )?;
+            }
+            Ok(())
+        }
+        Advice::NoVersion { present, missing } => fmt_no_version(f, present, missing),
     }
+}
+
+fn fmt_no_version(f: &mut fmt::Formatter<'_>, present: &[ExpectedTable], missing: &[ExpectedTable]) -> fmt::Result {
+    const BY_HAND: &str = "adopt by hand with schemagate baseline --version <the version the schema is really at>";
+    if present.is_empty() {
+        return write!(
+            f,
+            "None of them is a table the migration files create, so no version can be adopted; if the migrations \
+             made them in ways schemagate does not read, {BY_HAND}"
+        );
+    }
+    write!(
+        f,
+        "No version can be adopted: for every version, some table that the migrations up to it create is \
+         missing. Present: {}; missing: {}. If the present ones are leftovers (of down scripts that missed them, \
+         say), drop them and run again; otherwise create what is missing, or {BY_HAND}",
+        first_ten(present),
+        first_ten(missing)
+    )
 }
 
 fn fmt_failure(f: &mut fmt::Formatter<'_>, m: &MigrationFailure) -> fmt::Result {

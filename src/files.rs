@@ -34,7 +34,9 @@ pub fn load_migrations(dir: &Path) -> Result<MigrationSet, Error> {
     for entry in read_dir {
         let entry = entry.map_err(|e| Error::io(dir, &e))?;
         let file_name = entry.file_name().to_string_lossy().into_owned();
-        if !file_name.ends_with(".sql") || entry.path().is_dir() {
+        // `.sql.conf`: Flyway's per-script settings, read beside their script.
+        let wanted = file_name.ends_with(".sql") || file_name.ends_with(".sql.conf");
+        if !wanted || entry.path().is_dir() {
             continue;
         }
         match std::fs::read_to_string(entry.path()) {

@@ -8,6 +8,8 @@ use std::fmt;
 use serde::Serialize;
 
 use crate::migration::{DownScript, MigrationFile, MigrationSet, RepeatableFile, Version};
+use crate::schema::Snapshot;
+use crate::sqltext::has_code;
 
 /// `kind` values in the history table.
 pub const KIND_SQL: &str = "sql";
@@ -487,18 +489,64 @@ pub fn repeatable_problems(files: &[RepeatableFile], rows: &[RepeatableRow]) -> 
 pub struct Reversal<'a> {
     pub file: &'a MigrationFile,
     pub down: &'a DownScript,
+    pub effect: DownEffect,
+}
+
+/// What a down script does to the schema.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DownEffect {
+    Reverts,
+    /// Empty or only comments: the history row goes, the schema stays.
+    Nothing,
+}
+
+/// Whether `down` accepts down scripts that do nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EmptyDowns {
+    /// An empty or comment-only down script is not a revert: refuse.
+    Refuse,
+    /// `--allow-empty`: delete their rows, saying that nothing was reverted.
+    AllowAsNoOp,
+}
+
+/// Why `down` reverts nothing: versions it cannot revert, and down scripts
+/// that would revert nothing.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DownRefusal {
+    pub lacking: Vec<String>,
+    pub empty: Vec<String>,
+}
+
+impl fmt::Display for DownRefusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "cannot revert, nothing was changed")?;
+        if !self.lacking.is_empty() {
+            write!(f, ": {}", self.lacking.join(", "))?;
+        }
+        if !self.empty.is_empty() {
+            write!(
+                f,
+                "; these down scripts are empty or only comments, so they would revert nothing: {} (pass \
+                 --allow-empty to delete their history rows anyway, as no-op downs)",
+                self.empty.join(", ")
+            )?;
+        }
+        Ok(())
+    }
 }
 
 /// `down --to V`: the files of the applied versions above V, newest first.
-/// `Err` names every version that cannot be reverted (no file, or no down
-/// script), so that nothing is reverted unless everything can be.
+/// `Err` names every version that cannot be reverted (no file, no down
+/// script, or one that does nothing unless `--allow-empty`), so that nothing
+/// is reverted unless everything can be.
 pub fn down_plan<'a>(
     files: &'a [MigrationFile],
     report: &Report,
     to: &Version,
-) -> Result<Vec<Reversal<'a>>, Vec<String>> {
+    empty: EmptyDowns,
+) -> Result<Vec<Reversal<'a>>, DownRefusal> {
     let mut plan = Vec::new();
-    let mut lacking = Vec::new();
+    let mut refusal = DownRefusal::default();
     let applied = report.migrations.iter().filter(|e| {
         &e.version > to
             && matches!(
@@ -507,19 +555,48 @@ pub fn down_plan<'a>(
             )
     });
     for e in applied.rev() {
-        match files.binary_search_by(|f| f.version.cmp(&e.version)).map(|i| &files[i]) {
-            Err(_) => lacking.push(format!("version {} (its file is missing)", e.version)),
-            Ok(file) => match &file.down {
-                Some(down) => plan.push(Reversal { file, down }),
-                None => lacking.push(format!("{} (no .down.sql file or down section)", file.file_name)),
-            },
+        let file = match files.binary_search_by(|f| f.version.cmp(&e.version)) {
+            Ok(i) => &files[i],
+            Err(_) => {
+                refusal
+                    .lacking
+                    .push(format!("version {} (its file is missing)", e.version));
+                continue;
+            }
+        };
+        let Some(down) = &file.down else {
+            refusal
+                .lacking
+                .push(format!("{} (no .down.sql file or down section)", file.file_name));
+            continue;
+        };
+        let effect = if has_code(&down.sql) {
+            DownEffect::Reverts
+        } else {
+            DownEffect::Nothing
+        };
+        if effect == DownEffect::Nothing && empty == EmptyDowns::Refuse {
+            refusal.empty.push(down.file_name.clone());
         }
+        plan.push(Reversal { file, down, effect });
     }
-    if lacking.is_empty() {
+    if refusal == DownRefusal::default() {
         Ok(plan)
     } else {
-        Err(lacking)
+        Err(refusal)
     }
+}
+
+/// What a `down` to before the first migration left: every object of the
+/// compared schemas (`live`), and the application tables elsewhere.
+pub fn left_at_zero(live: &Snapshot, tables: &[String]) -> Vec<String> {
+    let mut out = live.objects();
+    let elsewhere = tables.iter().filter(|t| {
+        t.split_once('.')
+            .is_some_and(|(schema, _)| !live.schemas.contains_key(schema))
+    });
+    out.extend(elsewhere.map(|t| format!("table {t}")));
+    out
 }
 
 /// Versions for a summary line: consecutive runs of whole numbers as ranges
@@ -569,6 +646,14 @@ mod tests {
 
     fn v(n: u64) -> Version {
         Version::from_int(n)
+    }
+
+    /// The history of every file applied as it is now.
+    fn applied_as_they_are(files: &[MigrationFile]) -> Vec<HistoryRow> {
+        files
+            .iter()
+            .map(|f| row(f.version.as_int().unwrap(), &f.sql, true))
+            .collect()
     }
 
     fn row(version: u64, sql: &str, success: bool) -> HistoryRow {
@@ -702,13 +787,9 @@ mod tests {
                 .collect(),
         )
         .unwrap();
-        let rows: Vec<HistoryRow> = set
-            .files
-            .iter()
-            .map(|f| row(f.version.as_int().unwrap(), &f.sql, true))
-            .collect();
+        let rows = applied_as_they_are(&set.files);
         let applied = reconcile(&set.files, &rows);
-        let steps = down_plan(&set.files, &applied, &v(1)).unwrap();
+        let steps = down_plan(&set.files, &applied, &v(1), EmptyDowns::Refuse).unwrap();
         assert_eq!(
             steps
                 .iter()
@@ -716,13 +797,44 @@ mod tests {
                 .collect::<Vec<_>>(),
             vec![3, 2]
         );
-        assert!(down_plan(&set.files, &applied, &v(3)).unwrap().is_empty());
+        assert!(down_plan(&set.files, &applied, &v(3), EmptyDowns::Refuse)
+            .unwrap()
+            .is_empty());
         // Without down scripts (or files), nothing is planned and each is named.
-        let lacking = down_plan(&f, &reconcile(&f, &rows[..2]), &v(0)).unwrap_err();
+        let lacking = down_plan(&f, &reconcile(&f, &rows[..2]), &v(0), EmptyDowns::Refuse)
+            .unwrap_err()
+            .lacking;
         assert_eq!(lacking.len(), 2, "{lacking:?}");
         assert!(lacking[0].contains("2_b.sql (no .down.sql"), "{lacking:?}");
-        let gone = down_plan(&set.files[..1], &applied, &v(0)).unwrap_err();
+        let gone = down_plan(&set.files[..1], &applied, &v(0), EmptyDowns::Refuse)
+            .unwrap_err()
+            .lacking;
         assert!(gone.iter().any(|l| l == "version 3 (its file is missing)"), "{gone:?}");
+    }
+
+    /// Issue 15: an empty or comment-only down script is not a revert.
+    #[test]
+    fn empty_down_scripts_are_refused_unless_allowed() {
+        let set = build_set(vec![
+            ("1_a.sql".into(), "CREATE TABLE a ();".into()),
+            ("1_a.down.sql".into(), "DROP TABLE a;".into()),
+            ("2_b.sql".into(), "CREATE TABLE b ();".into()),
+            ("2_b.down.sql".into(), "".into()),
+            (
+                "3_c.sql".into(),
+                "-- migrate:up\nCREATE TABLE c ();\n-- migrate:down\n-- intentionally no rollback\n".into(),
+            ),
+        ])
+        .unwrap();
+        let rows = applied_as_they_are(&set.files);
+        let report = reconcile(&set.files, &rows);
+        let refused = down_plan(&set.files, &report, &v(0), EmptyDowns::Refuse).unwrap_err();
+        assert_eq!(refused.empty, ["3_c.sql", "2_b.down.sql"]);
+        assert!(refused.lacking.is_empty());
+        assert!(refused.to_string().contains("--allow-empty"), "{refused}");
+        let steps = down_plan(&set.files, &report, &v(0), EmptyDowns::AllowAsNoOp).unwrap();
+        let effects: Vec<DownEffect> = steps.iter().map(|s| s.effect).collect();
+        assert_eq!(effects, [DownEffect::Nothing, DownEffect::Nothing, DownEffect::Reverts]);
     }
 
     /// Seed 000: a version that ran in this run but is not recorded is

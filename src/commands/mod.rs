@@ -58,7 +58,14 @@ pub async fn execute(command: Command, config: &Config, interrupt: &Interrupt) -
             };
             repair::repair(config, mode, missing, interrupt).await
         }
-        Command::Down { to } => down::down(config, to, interrupt).await,
+        Command::Down { to, allow_empty } => {
+            let empty = if allow_empty {
+                crate::reconcile::EmptyDowns::AllowAsNoOp
+            } else {
+                crate::reconcile::EmptyDowns::Refuse
+            };
+            down::down(config, to, empty, interrupt).await
+        }
         Command::Import { from, mapping } => import::import(config, from, mapping.as_deref(), interrupt).await,
         Command::Wait => wait(config, interrupt).await,
         Command::Verify { wait, format } => {

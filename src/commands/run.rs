@@ -224,7 +224,7 @@ async fn refuse_unadopted(session: &Session, set: &MigrationSet, config: &Config
         return Ok(());
     }
     Err(Error::NotAdopted {
-        suggestion: adoption::adoptable_version(&set.files, &tables),
+        advice: adoption::advice(&set.files, &tables),
         tables,
         history_table: config.history_table.quoted(),
     })

@@ -342,6 +342,7 @@ async fn in_transaction(
     recorder: &Recorder<'_>,
     pid: oneshot::Sender<i32>,
 ) -> Result<usize, Error> {
+    let _notices = super::notices::applying(unit.file_name, unit.sql);
     let c = &session.client;
     let timeout = format!("{}ms", unit.lock_timeout.as_millis());
     let setup = async {
@@ -433,7 +434,9 @@ fn byte_offset(sql: &str, stmt: &Statement<'_>) -> usize {
 /// implicit transaction, which CREATE INDEX CONCURRENTLY refuses), then the
 /// session's state reset, so a `SET` in the file does not reach the next one.
 async fn run_statements(session: &Session, unit: &Unit<'_>, recorder: &Recorder<'_>) -> Result<(), Error> {
+    let notices = super::notices::applying(unit.file_name, unit.sql);
     for stmt in split_statements(unit.sql) {
+        notices.at(stmt.char_offset);
         if let Err(e) = session.client.batch_execute(stmt.sql).await {
             return Err(failure(unit, &e, stmt.char_offset, recorder));
         }
@@ -513,6 +516,7 @@ fn failure(unit: &Unit<'_>, e: &tokio_postgres::Error, offset: usize, recorder: 
              present>` instead of running those files"
                 .to_string()
         });
+    let advice = advice.or_else(|| no_transaction_advice(unit, &error));
     Error::MigrationFailed(Box::new(MigrationFailure {
         file: unit.file_name.to_string(),
         version: unit.version.cloned(),
@@ -520,6 +524,13 @@ fn failure(unit: &Unit<'_>, e: &tokio_postgres::Error, offset: usize, recorder: 
         non_transactional,
         advice,
     }))
+}
+
+/// SQLSTATE 25001: the statement cannot run inside a transaction block;
+/// say which directive lets it run.
+fn no_transaction_advice(unit: &Unit<'_>, error: &crate::error::ServerError) -> Option<String> {
+    (error.sqlstate == SqlState::ACTIVE_SQL_TRANSACTION.code())
+        .then(|| crate::migration::directives::no_transaction_advice(unit.file_name, unit.transaction))
 }
 
 #[cfg(test)]

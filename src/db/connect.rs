@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use tokio_postgres::{Client, NoTls};
 use tokio_postgres_rustls::MakeRustlsConnect;
-use tracing::{debug, warn};
+use tracing::warn;
 
 use super::describe;
 use crate::config::conninfo::{ChannelBinding, ConnSpec, Endpoint, SessionAttrs, SslMode};
@@ -221,11 +221,11 @@ async fn connect_to(
     let attempt = async {
         match tls {
             None => config.connect(NoTls).await.map(|(client, conn)| {
-                tokio::spawn(async move { drive(conn.await) });
+                tokio::spawn(super::notices::drive(conn));
                 client
             }),
             Some(tls) => config.connect(tls.clone()).await.map(|(client, conn)| {
-                tokio::spawn(async move { drive(conn.await) });
+                tokio::spawn(super::notices::drive(conn));
                 client
             }),
         }
@@ -239,12 +239,6 @@ async fn connect_to(
         }
     };
     result.map_err(|e| (kind_of(&e), describe(&e)))
-}
-
-fn drive(result: Result<(), tokio_postgres::Error>) {
-    if let Err(e) = result {
-        debug!("connection ended: {}", describe(&e));
-    }
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@ pub mod connect;
 pub mod foreign;
 pub mod history;
 pub mod lock;
+pub mod notices;
 pub mod schema;
 pub mod tls;
 pub mod wait;
@@ -24,7 +25,7 @@ use tokio_postgres::types::{ToSql, Type};
 
 use crate::error::{Error, ServerError};
 use crate::signal::Interrupt;
-use crate::sqltext::{line_col, statement_start};
+use crate::sqltext::{do_block_location, line_col, statement_start, transaction_refuser, Scope};
 
 /// tokio-postgres' `Display` omits the cause; operators need it.
 pub fn describe(e: &tokio_postgres::Error) -> String {
@@ -159,8 +160,26 @@ pub fn server_error(e: &tokio_postgres::Error, sql: &str, offset: usize, unplace
         Some(ErrorPosition::Internal { query, .. }) => out.internal_query = Some(query.clone()),
         None => {}
     }
-    if out.location.is_none() && unplaced == Unplaced::StatementStart {
-        out.location = Some(statement_start(sql, offset));
+    if out.location.is_none() {
+        out.location = unplaced_location(&out, sql, offset, unplaced);
     }
     out
+}
+
+/// Where a failure the server gave no position for is: inside a `DO` block
+/// (from the PL/pgSQL line in the context), at a statement that cannot run
+/// in a transaction (25001 names its kind), or at the start of the statement
+/// that was sent alone.
+fn unplaced_location(e: &ServerError, sql: &str, offset: usize, unplaced: Unplaced) -> Option<(usize, usize)> {
+    let scope = match unplaced {
+        Unplaced::Nowhere => Scope::File,
+        Unplaced::StatementStart => Scope::StatementAt(offset),
+    };
+    let in_block = || do_block_location(sql, scope, e.context.as_deref()?, e.internal_query.as_deref());
+    let refuser = || {
+        let refused = e.sqlstate == SqlState::ACTIVE_SQL_TRANSACTION.code();
+        refused.then(|| transaction_refuser(sql, scope, &e.message)).flatten()
+    };
+    let start = || (unplaced == Unplaced::StatementStart).then(|| statement_start(sql, offset));
+    in_block().or_else(refuser).or_else(start)
 }

@@ -1,6 +1,7 @@
 //! Migration files: naming rules, directives and checksums. Pure: names and
 //! contents in, files or problems out (`crate::files` reads the directory).
 
+pub mod directives;
 pub mod layout;
 pub mod version;
 
@@ -244,6 +245,9 @@ const NO_TRANSACTION: &str = "schemagate:no-transaction";
 /// Reads the directive from the leading comment block (the lines before the
 /// first statement).
 pub fn transaction_mode(sql: &str) -> TransactionMode {
+    if directives::peer_no_transaction(sql) {
+        return TransactionMode::None;
+    }
     for line in sql.lines() {
         let line = line.trim();
         if line.is_empty() {
@@ -265,6 +269,7 @@ pub fn build_set(entries: Vec<(String, String)>) -> Result<MigrationSet, Vec<Fil
     let mut problems = Vec::new();
     let mut set = MigrationSet::default();
     let mut down_files: BTreeMap<Version, Vec<DownScript>> = BTreeMap::new();
+    let (configs, entries): (Vec<_>, Vec<_>) = entries.into_iter().partition(|(n, _)| n.ends_with(".sql.conf"));
     for (file_name, raw) in entries {
         let text = normalize(raw);
         let bad_content = |reason: String| FileProblem::BadContent {
@@ -308,6 +313,7 @@ pub fn build_set(entries: Vec<(String, String)>) -> Result<MigrationSet, Vec<Fil
     set.repeatables.sort_by(|a, b| a.name.cmp(&b.name));
     problems.extend(duplicates(&set.files));
     problems.extend(attach_downs(&mut set.files, down_files));
+    problems.extend(directives::apply_script_configs(&mut set, configs));
     if problems.is_empty() {
         Ok(set)
     } else {

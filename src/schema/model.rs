@@ -380,6 +380,25 @@ impl Snapshot {
         }
     }
 
+    /// Every object that stands on its own, as `kind schema.name`: what a
+    /// `down` to before the first migration should have removed. Indexes,
+    /// constraints, triggers and owned sequences go with their table, so
+    /// they are not listed apart.
+    pub fn objects(&self) -> Vec<String> {
+        let mut out: Vec<String> = self.extensions.keys().map(|e| format!("extension {e}")).collect();
+        for (schema, s) in &self.schemas {
+            let q = |kind: &str, name: &String| format!("{kind} {schema}.{name}");
+            out.extend(s.tables.iter().map(|(n, t)| q(&t.kind, n)));
+            out.extend(s.views.keys().map(|n| q("view", n)));
+            out.extend(s.materialized_views.keys().map(|n| q("materialized view", n)));
+            let unowned = s.sequences.iter().filter(|(_, x)| x.owned_by.is_none());
+            out.extend(unowned.map(|(n, _)| q("sequence", n)));
+            out.extend(s.types.keys().map(|n| q("type", n)));
+            out.extend(s.functions.iter().map(|(n, f)| q(&f.kind, n)));
+        }
+        out
+    }
+
     /// Only the schemas `keep` selects, so that a file made with a wider
     /// `SCHEMAGATE_SCHEMAS` is compared on what both sides looked at.
     pub fn restricted_to(mut self, keep: impl Fn(&str) -> bool) -> Snapshot {
@@ -551,6 +570,34 @@ pub(crate) mod tests {
             serde_json::Value::Array(a) => a.iter().all(keys_sorted),
             _ => true,
         }
+    }
+
+    #[test]
+    fn objects_are_listed_without_the_parts_of_tables() {
+        let mut s = sample();
+        let public = s.schemas.get_mut("public").unwrap();
+        public.sequences.insert(
+            "t_id_seq".into(),
+            Sequence {
+                owned_by: Some("public.t.id".into()),
+                ..Default::default()
+            },
+        );
+        public.sequences.insert("counter".into(), Sequence::default());
+        public.types.insert(
+            "mood".into(),
+            Type {
+                def: TypeDef::Enum {
+                    labels: vec!["ok".into()],
+                },
+                owner: None,
+            },
+        );
+        let objects = s.objects();
+        assert!(objects.contains(&"sequence public.counter".to_string()), "{objects:?}");
+        assert!(objects.contains(&"type public.mood".to_string()), "{objects:?}");
+        assert!(!objects.iter().any(|o| o.contains("t_id_seq")), "{objects:?}");
+        assert!(objects.iter().any(|o| o.starts_with("table public.")), "{objects:?}");
     }
 
     #[test]

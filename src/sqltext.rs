@@ -83,6 +83,12 @@ fn push_statement<'a>(sql: &'a str, start: usize, end: usize, out: &mut Vec<Stat
 
 /// Whether a piece holds anything but blanks and comments.
 fn has_code(piece: &str) -> bool {
+    code_start(piece) < piece.len()
+}
+
+/// The byte index of a piece's first character that is not blank and not
+/// in a comment (the piece's length when there is none).
+fn code_start(piece: &str) -> usize {
     let mut s = Scanner {
         bytes: piece.as_bytes(),
         i: 0,
@@ -93,11 +99,21 @@ fn has_code(piece: &str) -> bool {
             b if b.is_ascii_whitespace() => s.i += 1,
             b'-' if s.peek(1) == Some(b'-') => s.skip_token(),
             b'/' if s.peek(1) == Some(b'*') => s.skip_token(),
-            _ => return true,
+            _ => return s.i,
         }
         debug_assert!(s.i > before);
     }
-    false
+    piece.len()
+}
+
+/// The line of `file` a statement's code starts on (past the comments that
+/// precede it), and that first line of code: how a report names a statement.
+pub fn statement_head<'a>(file: &str, stmt: &Statement<'a>) -> (usize, &'a str) {
+    let start = code_start(stmt.sql);
+    let chars_before = stmt.sql[..start].chars().count();
+    let line = line_col(file, stmt.char_offset + chars_before + 1).map_or(1, |(line, _)| line);
+    let first = stmt.sql[start..].lines().next().unwrap_or_default().trim_end();
+    (line, first)
 }
 
 /// goose marks statements that must not be split (a function body without
@@ -240,6 +256,15 @@ mod tests {
         assert_eq!(stmts.len(), 1);
         assert_eq!(stmts[0].sql, "SELECT 1");
         assert_eq!(stmts[0].char_offset, sql.find("SELECT").unwrap());
+    }
+
+    #[test]
+    fn a_statement_is_named_by_its_first_line_of_code() {
+        let file =
+            "-- schemagate:no-transaction\n-- why\nCREATE INDEX CONCURRENTLY i\n  ON t (a);\n\n/* x */ VACUUM t;";
+        let stmts = split_statements(file);
+        assert_eq!(statement_head(file, &stmts[0]), (3, "CREATE INDEX CONCURRENTLY i"));
+        assert_eq!(statement_head(file, &stmts[1]), (6, "VACUUM t"));
     }
 
     #[test]

@@ -227,7 +227,11 @@ mod tests {
             return;
         }
         if std::env::var_os("SCHEMAGATE_BLESS").is_some() {
-            std::fs::write(CHART_SCHEMA, with_block_replaced(&text, "schemagateSettings", &helm_schema())).unwrap();
+            std::fs::write(
+                CHART_SCHEMA,
+                with_block_replaced(&text, "schemagateSettings", &helm_schema()),
+            )
+            .unwrap();
             return;
         }
         panic!(
@@ -265,7 +269,10 @@ mod tests {
     fn blessing_replaces_only_the_block() {
         let text = "{\n  \"$defs\": {\n    \"k\": {\"a\": \"}{\\\"\", \"b\": {}},\n    \"z\": 1\n  }\n}\n";
         let out = with_block_replaced(text, "k", &json!({"c": 2}));
-        assert_eq!(out, "{\n  \"$defs\": {\n    \"k\": {\n      \"c\": 2\n    },\n    \"z\": 1\n  }\n}\n");
+        assert_eq!(
+            out,
+            "{\n  \"$defs\": {\n    \"k\": {\n      \"c\": 2\n    },\n    \"z\": 1\n  }\n}\n"
+        );
     }
 
     #[test]

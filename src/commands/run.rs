@@ -38,6 +38,7 @@ pub async fn run(config: &Config, target: Option<Version>, interrupt: &Interrupt
     let expectations = super::schema_check::load(config)?;
     let target = target.map_or(Target::Head, Target::Version);
     let (set, session) = load_and_connect(config, Access::ReadWrite, interrupt).await?;
+    super::locks::gate(config, &set, &session, &target, interrupt).await?;
     let done = under_lock(
         &session,
         config,

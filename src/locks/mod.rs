@@ -18,7 +18,8 @@ use std::fmt;
 
 use serde::Serialize;
 
-use crate::migration::{MigrationFile, RepeatableFile, TransactionMode, Version};
+use crate::migration::{MigrationFile, MigrationSet, RepeatableFile, TransactionMode, Version};
+use crate::reconcile::{History, RunPlan, State, Target};
 
 /// A table-level lock mode, weakest first. Each mode conflicts with at least
 /// the modes the one before it conflicts with, so the strongest of several
@@ -236,6 +237,73 @@ impl<'a> From<&'a RepeatableFile> for Subject<'a> {
             sql: &f.sql,
             transaction: f.transaction,
             allow_lock: f.allow_lock.as_deref(),
+        }
+    }
+}
+
+/// The files that bring the shadow to where the target is, then the
+/// pending files to measure, in the order `run` applies them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Work<'a> {
+    pub prepare: Vec<Subject<'a>>,
+    pub pending: Vec<Subject<'a>>,
+}
+
+impl<'a> Work<'a> {
+    /// From the target's history: its applied and baselined files, and its
+    /// unchanged repeatables, prepare the shadow; the plan is measured.
+    pub fn for_target(set: &'a MigrationSet, plan: &RunPlan<'a>, recorded: &History) -> Work<'a> {
+        let done: BTreeSet<&Version> = plan
+            .report
+            .migrations
+            .iter()
+            .filter(|e| matches!(e.state, State::Applied | State::Baseline))
+            .map(|e| &e.version)
+            .collect();
+        let unchanged = |r: &&RepeatableFile| {
+            recorded
+                .repeatables
+                .iter()
+                .any(|row| row.name == r.name && row.checksum == r.checksum)
+        };
+        let prepare = set
+            .files
+            .iter()
+            .filter(|f| done.contains(&f.version))
+            .map(Subject::from);
+        let pending = plan.files.iter().map(|f| Subject::from(*f));
+        Work {
+            prepare: prepare
+                .chain(set.repeatables.iter().filter(unchanged).map(Subject::from))
+                .collect(),
+            pending: pending
+                .chain(plan.repeatables.iter().map(|r| Subject::from(*r)))
+                .collect(),
+        }
+    }
+
+    /// `--from V`, without the target: the files up to V prepare the shadow;
+    /// the later ones up to `target` are measured, and on the way to head
+    /// every repeatable after them.
+    pub fn from_version(set: &'a MigrationSet, from: &Version, target: &Target) -> Work<'a> {
+        let (prepare, rest): (Vec<&MigrationFile>, Vec<&MigrationFile>) =
+            set.files.iter().partition(|f| &f.version <= from);
+        let wanted = |f: &&MigrationFile| match target {
+            Target::Head => true,
+            Target::Version(t) => &f.version <= t,
+        };
+        let repeatables = match target {
+            Target::Head => set.repeatables.iter().map(Subject::from).collect(),
+            Target::Version(_) => Vec::new(),
+        };
+        Work {
+            prepare: prepare.into_iter().map(Subject::from).collect(),
+            pending: rest
+                .into_iter()
+                .filter(wanted)
+                .map(Subject::from)
+                .chain(repeatables)
+                .collect(),
         }
     }
 }
@@ -675,6 +743,64 @@ pub(crate) mod tests {
         assert_eq!(known(Some(1234.4)).to_string(), "~1234 rows, 0 bytes");
         assert_eq!(human_bytes(8192), "8.0 kB");
         assert_eq!(human_bytes(53_687_091_200), "50 GB");
+    }
+
+    fn set() -> MigrationSet {
+        let files = ["0001_a.sql", "0002_b.sql", "0003_c.sql", "R__v.sql"]
+            .into_iter()
+            .map(|n| (n.to_string(), format!("-- {n}\nSELECT 1;")))
+            .collect();
+        crate::migration::build_set(files).unwrap()
+    }
+
+    fn names(subjects: &[Subject]) -> Vec<String> {
+        subjects.iter().map(|s| s.file_name.to_string()).collect()
+    }
+
+    #[test]
+    fn from_a_version_the_files_up_to_it_prepare_and_the_rest_are_measured() {
+        let set = set();
+        let work = Work::from_version(&set, &Version::from_int(1), &Target::Head);
+        assert_eq!(names(&work.prepare), ["0001_a.sql"]);
+        assert_eq!(names(&work.pending), ["0002_b.sql", "0003_c.sql", "R__v.sql"]);
+        let work = Work::from_version(&set, &Version::from_int(1), &Target::Version(Version::from_int(2)));
+        assert_eq!(names(&work.pending), ["0002_b.sql"]);
+    }
+
+    #[test]
+    fn from_the_target_applied_files_and_unchanged_repeatables_prepare() {
+        let set = set();
+        let row = |v: u64, name: &str| crate::reconcile::HistoryRow {
+            version: Version::from_int(v),
+            name: name.into(),
+            checksum: set.files[v as usize - 1].checksum.clone(),
+            kind: if v == 1 { "baseline" } else { "sql" }.into(),
+            applied_at: String::new(),
+            execution_ms: 0,
+            success: true,
+            applied_by: String::new(),
+            finished: true,
+            restore_point: None,
+        };
+        let recorded = History {
+            rows: vec![row(1, "a"), row(2, "b")],
+            repeatables: vec![crate::reconcile::RepeatableRow {
+                name: "v".into(),
+                checksum: set.repeatables[0].checksum.clone(),
+                applied_at: String::new(),
+            }],
+        };
+        let plan = crate::reconcile::run_plan(
+            &set,
+            &recorded,
+            &Target::Head,
+            crate::reconcile::OutOfOrder::Refuse,
+            "h",
+        )
+        .unwrap();
+        let work = Work::for_target(&set, &plan, &recorded);
+        assert_eq!(names(&work.prepare), ["0001_a.sql", "0002_b.sql", "R__v.sql"]);
+        assert_eq!(names(&work.pending), ["0003_c.sql"]);
     }
 
     #[test]

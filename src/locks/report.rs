@@ -11,7 +11,8 @@ use crate::migration::Version;
 /// Where the measurement was made and against what.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Context {
-    pub shadow: ShadowInfo,
+    /// `None` when nothing was pending, and no shadow was opened.
+    pub shadow: Option<ShadowInfo>,
     pub target: TargetInfo,
 }
 
@@ -33,7 +34,10 @@ pub enum TargetInfo {
 
 pub fn text(context: &Context, policy: &Policy, files: &[FileReport]) -> String {
     let mut out = String::new();
-    let kind = if context.shadow.auto { "auto" } else { "given" };
+    let Some(shadow) = &context.shadow else {
+        return "no pending migration: nothing to measure\n".into();
+    };
+    let kind = if shadow.auto { "auto" } else { "given" };
     let target = match &context.target {
         TargetInfo::Consulted { version: Some(v) } => format!("target at version {v}, sizes from the target"),
         TargetInfo::Consulted { version: None } => "target at no version, sizes from the target".into(),
@@ -44,8 +48,8 @@ pub fn text(context: &Context, policy: &Policy, files: &[FileReport]) -> String 
     let _ = writeln!(
         out,
         "lock check in shadow database {} ({kind}, PostgreSQL {}); {target}; policy {}, max rows {}",
-        context.shadow.database,
-        context.shadow.server_version,
+        shadow.database,
+        shadow.server_version,
         policy_word(policy),
         policy.max_rows
     );
@@ -64,7 +68,7 @@ pub fn text(context: &Context, policy: &Policy, files: &[FileReport]) -> String 
                 );
             }
             if s.relations.is_empty() {
-                let _ = writeln!(out, "    no existing relation touched");
+                let _ = writeln!(out, "    no new lock, rewrite or scan on an existing relation");
             }
             for e in &s.relations {
                 let _ = writeln!(out, "    {}", effect_line(e));
@@ -104,7 +108,7 @@ fn work_words(e: &Effect) -> &'static str {
 
 #[derive(Serialize)]
 struct JsonReport<'a> {
-    shadow: &'a ShadowInfo,
+    shadow: Option<&'a ShadowInfo>,
     target: JsonTarget<'a>,
     policy: &'a Policy,
     files: Vec<JsonFile<'a>>,
@@ -176,7 +180,7 @@ pub fn json(context: &Context, policy: &Policy, files: &[FileReport]) -> String 
         },
     };
     let doc = JsonReport {
-        shadow: &context.shadow,
+        shadow: context.shadow.as_ref(),
         target,
         policy,
         files,
@@ -241,11 +245,11 @@ mod tests {
 
     fn context() -> Context {
         Context {
-            shadow: ShadowInfo {
+            shadow: Some(ShadowInfo {
                 database: "schemagate_shadow_1_ab".into(),
                 auto: true,
                 server_version: "15.4".into(),
-            },
+            }),
             target: TargetInfo::NotConsulted {
                 from: Version::from_int(1),
             },

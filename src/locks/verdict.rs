@@ -257,8 +257,8 @@ pub fn refusal(verdicts: &[Verdict], policy: &Policy, stage: Stage) -> Option<St
         Stage::Plan => "`run` would apply nothing",
     };
     let mut text = format!(
-        "SCHEMAGATE_LOCK_POLICY=refuse: {} statement effect(s) would hold a blocking lock on a relation above \
-         {} rows (SCHEMAGATE_LOCK_POLICY_MAX_ROWS) while scanning or rewriting; {outcome}",
+        "SCHEMAGATE_LOCK_POLICY=refuse: {} finding(s) of a lock that blocks writes or reads on a relation above \
+         {} rows (SCHEMAGATE_LOCK_POLICY_MAX_ROWS), held while a big relation is scanned or rewritten; {outcome}",
         refused.len(),
         policy.max_rows
     );

@@ -198,16 +198,13 @@ async fn measured(
         Some(session) => Some(shadow::identity(session).await?),
         None => None,
     };
-    let shadow = shadow::open(config, spec, interrupt).await?;
+    let shadow = shadow::open(config, spec, target_identity.as_ref(), interrupt).await?;
     let info = ShadowInfo {
         database: shadow.database.clone(),
         auto: shadow.is_auto(),
         server_version: shadow.server.version.clone(),
     };
-    let result = match target_identity.map(|t| shadow.check_against(&t)) {
-        Some(Err(e)) => Err(e),
-        _ => in_shadow(&shadow, work, interrupt).await,
-    };
+    let result = in_shadow(&shadow, work, interrupt).await;
     // Every path comes through here, SIGTERM included: `auto` is dropped.
     shadow.close().await;
     let mut files = result?;

@@ -91,14 +91,26 @@ fn config_for(config: &Config, spec: crate::config::conninfo::ConnSpec) -> Confi
     c
 }
 
-pub async fn open(config: &Config, spec: &ShadowSpec, interrupt: &Interrupt) -> Result<Shadow, Error> {
+/// Opens the shadow. With the target's identity (`None` under `--from`),
+/// a given shadow that is the target, or runs another major release, is
+/// refused before anything else is read from it.
+pub async fn open(
+    config: &Config,
+    spec: &ShadowSpec,
+    target: Option<&Identity>,
+    interrupt: &Interrupt,
+) -> Result<Shadow, Error> {
     match spec {
         ShadowSpec::Auto => open_auto(config, interrupt).await,
         ShadowSpec::Url(spec) => {
             let config = config_for(config, spec.clone());
             let session = wait_for_db(&config, Access::ReadWrite, interrupt).await?;
-            refuse_if_not_empty(&session, &spec.dbname).await?;
-            finish_open(session, None, config).await
+            let shadow = finish_open(session, None, config).await?;
+            if let Some(target) = target {
+                shadow.check_against(target)?;
+            }
+            refuse_if_not_empty(&shadow.session, &spec.dbname).await?;
+            Ok(shadow)
         }
     }
 }
@@ -312,7 +324,7 @@ impl Shadow {
 
     /// Exit 2 when a given shadow is the target under another name, or runs
     /// another major release than the target.
-    pub fn check_against(&self, target: &Identity) -> Result<(), Error> {
+    fn check_against(&self, target: &Identity) -> Result<(), Error> {
         if (self.server.system, self.server.database) == (target.system, target.database) {
             return Err(Error::config(
                 "SCHEMAGATE_SHADOW_URL",

@@ -64,7 +64,7 @@ pub fn text(context: &Context, policy: &Policy, files: &[FileReport]) -> String 
             if !s.locks_observed {
                 let _ = writeln!(
                     out,
-                    "    ran outside a transaction and never waited for the watching session: its locks were not observed"
+                    "    ran outside a transaction and never waited for the watching session: only locks a sample caught are shown"
                 );
             }
             if s.relations.is_empty() {

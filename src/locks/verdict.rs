@@ -123,10 +123,15 @@ pub fn findings(file: &FileReport, max_rows: u64) -> Vec<Finding> {
 fn statement_findings(file: &FileReport, s: &StatementReport, max_rows: u64) -> Vec<Finding> {
     let big = |e: &&Effect| e.size.exceeds(max_rows);
     let slow = s.relations.iter().filter(big).find(|e| e.rewritten_or_scanned());
-    // Not observed: assume the worst, as for a size not known.
-    let blocking = |e: &&Effect| e.blocks().is_none_or(|b| b > Blocks::Neither);
+    // Not observed: assume the worst, as for a size not known. A statement
+    // that never waited for the watcher shows only the locks a sample caught,
+    // so a mode that blocks neither says nothing about its strongest.
+    let lock = |e: &Effect| e.lock.filter(|m| s.locks_observed || m.blocks() > Blocks::Neither);
     let mut out = Vec::new();
-    for e in s.relations.iter().filter(big).filter(blocking) {
+    for e in s.relations.iter().filter(big) {
+        if lock(e).is_some_and(|m| m.blocks() == Blocks::Neither) {
+            continue;
+        }
         let (danger, safer) = if e.rewritten_or_scanned() {
             let danger = if e.rewritten {
                 Danger::Rewritten
@@ -150,7 +155,7 @@ fn statement_findings(file: &FileReport, s: &StatementReport, max_rows: u64) -> 
             file: file.file.clone(),
             line: s.line,
             relation: e.relation.clone(),
-            lock: e.lock,
+            lock: lock(e),
             since_line: e.since_line,
             size: e.size,
             danger,
@@ -388,13 +393,21 @@ mod tests {
             waited: false,
             scans: super::super::ScanSignal::NotMeasured,
         };
-        let found = findings(&report_with(&[vacuum_full], 1e6), 1000);
+        let found = findings(&report_with(std::slice::from_ref(&vacuum_full), 1e6), 1000);
         assert_eq!(found[0].danger, Danger::Rewritten);
         assert!(
             found[0].to_string().contains("a lock that could not be observed"),
             "{}",
             found[0]
         );
+        // A sample that caught only a weak mode does not make it safe.
+        vacuum_full.measured = super::super::Measured::Watched {
+            locks: vec![(1, RowExclusive)],
+            waited: false,
+            scans: super::super::ScanSignal::NotMeasured,
+        };
+        let found = findings(&report_with(&[vacuum_full], 1e6), 1000);
+        assert_eq!((found.len(), found[0].lock), (1, None));
     }
 
     #[test]

@@ -67,6 +67,11 @@ fn target_with_cases(rows: u32) -> (TestDb<'static>, tempfile::TempDir) {
     (db, dir)
 }
 
+/// `schemagate` on the target, with an `auto` shadow.
+fn auto(db: &TestDb, dir: &std::path::Path) -> common::Sg {
+    db.sg(dir).env("SCHEMAGATE_SHADOW_URL", "auto")
+}
+
 fn file<'a>(doc: &'a Value, name: &str) -> &'a Value {
     doc["files"]
         .as_array()
@@ -115,9 +120,7 @@ fn database_exists(name: &str) -> bool {
 #[test]
 fn each_case_locks_rewrites_and_scans_as_the_server_measures() {
     let (db, dir) = target_with_cases(500);
-    let r = db
-        .sg(dir.path())
-        .env("SCHEMAGATE_SHADOW_URL", "auto")
+    let r = auto(&db, dir.path())
         .args(&["plan", "--locks", "--format", "json"])
         .run();
     r.assert_code(0);
@@ -230,9 +233,7 @@ fn each_case_locks_rewrites_and_scans_as_the_server_measures() {
 fn verdicts_follow_the_threshold_and_the_target_is_only_read() {
     let (db, dir) = target_with_cases(500);
     let before = db.psql("SELECT count(*) FROM pg_class; SELECT count(*) FROM schemagate_history");
-    let r = db
-        .sg(dir.path())
-        .env("SCHEMAGATE_SHADOW_URL", "auto")
+    let r = auto(&db, dir.path())
         .env("SCHEMAGATE_LOCK_POLICY_MAX_ROWS", "100")
         .args(&["plan", "--locks"])
         .run();
@@ -262,9 +263,7 @@ fn verdicts_follow_the_threshold_and_the_target_is_only_read() {
     );
     assert!(!database_exists(&shadow_name(&r.stderr)), "the auto shadow was dropped");
 
-    let small = db
-        .sg(dir.path())
-        .env("SCHEMAGATE_SHADOW_URL", "auto")
+    let small = auto(&db, dir.path())
         .env("SCHEMAGATE_LOCK_POLICY_MAX_ROWS", "500")
         .args(&["plan", "--locks"])
         .run();
@@ -289,8 +288,7 @@ fn target_with_pending_index(pending: &str) -> (TestDb<'static>, tempfile::TempD
 fn run_under_refuse_exits_2_names_the_danger_and_applies_nothing() {
     let (db, dir) = target_with_pending_index("-- status lookups\nCREATE INDEX orders_status ON orders (status);\n");
     let refuse = |db: &TestDb, dir: &std::path::Path| {
-        db.sg(dir)
-            .env("SCHEMAGATE_SHADOW_URL", "auto")
+        auto(db, dir)
             .env("SCHEMAGATE_LOCK_POLICY", "refuse")
             .env("SCHEMAGATE_LOCK_POLICY_MAX_ROWS", "100")
             .args(&["run"])
@@ -321,9 +319,7 @@ fn run_under_refuse_exits_2_names_the_danger_and_applies_nothing() {
 #[test]
 fn run_under_warn_logs_the_findings_and_applies() {
     let (db, dir) = target_with_pending_index("CREATE INDEX orders_status ON orders (status);\n");
-    let r = db
-        .sg(dir.path())
-        .env("SCHEMAGATE_SHADOW_URL", "auto")
+    let r = auto(&db, dir.path())
         .env("SCHEMAGATE_LOCK_POLICY_MAX_ROWS", "100")
         .args(&["run"])
         .run();
@@ -332,8 +328,7 @@ fn run_under_warn_logs_the_findings_and_applies() {
         .stderr_has("applied 1 migration(s) [2]");
     assert!(db.table_exists("orders_status"));
     // `verify` is unaffected by the policy.
-    db.sg(dir.path())
-        .env("SCHEMAGATE_SHADOW_URL", "auto")
+    auto(&db, dir.path())
         .env("SCHEMAGATE_LOCK_POLICY", "refuse")
         .args(&["verify"])
         .run()
@@ -459,11 +454,7 @@ fn from_a_version_the_target_is_not_consulted_and_unknown_sizes_count_as_big() {
 #[test]
 fn a_failure_in_the_shadow_is_exit_5_and_drops_the_auto_shadow() {
     let (db, dir) = target_with_pending_index("CREATE INDEX orders_status ON orders (no_such_column);\n");
-    let r = db
-        .sg(dir.path())
-        .env("SCHEMAGATE_SHADOW_URL", "auto")
-        .args(&["plan", "--locks"])
-        .run();
+    let r = auto(&db, dir.path()).args(&["plan", "--locks"]).run();
     r.assert_code(5)
         .stderr_has("migration 0002_index.sql failed in the shadow database schemagate_shadow_")
         .stderr_has("column \"no_such_column\" does not exist")
@@ -474,11 +465,7 @@ fn a_failure_in_the_shadow_is_exit_5_and_drops_the_auto_shadow() {
 #[test]
 fn the_auto_shadow_is_dropped_on_sigterm() {
     let (db, dir) = target_with_pending_index("SELECT pg_sleep(61);\n");
-    let child = db
-        .sg(dir.path())
-        .env("SCHEMAGATE_SHADOW_URL", "auto")
-        .args(&["plan", "--locks"])
-        .spawn();
+    let child = auto(&db, dir.path()).args(&["plan", "--locks"]).spawn();
     let mut name = String::new();
     let sleeping = eventually(Duration::from_secs(20), || {
         name = shared().psql(
@@ -513,11 +500,7 @@ fn stale_auto_shadows_are_dropped_and_recent_ones_kept() {
     for name in [&stale, &recent] {
         shared().psql("postgres", &format!("CREATE DATABASE {name}"));
     }
-    let r = db
-        .sg(dir.path())
-        .env("SCHEMAGATE_SHADOW_URL", "auto")
-        .args(&["plan", "--locks"])
-        .run();
+    let r = auto(&db, dir.path()).args(&["plan", "--locks"]).run();
     r.assert_code(0).stderr_has(&format!(
         "dropped the stale shadow database {stale}, left by a run that was killed"
     ));

@@ -13,7 +13,7 @@ use crate::error::Error;
 use crate::files;
 use crate::locks::report::{self, Context, ShadowInfo, TargetInfo};
 use crate::locks::verdict::{refusal, Stage, Verdict};
-use crate::locks::{self, FileReport, PolicyMode, Work};
+use crate::locks::{self, FileReport, Policy, PolicyMode, Work};
 use crate::migration::{MigrationSet, Version};
 use crate::reconcile::{self, Target};
 use crate::signal::Interrupt;
@@ -60,10 +60,15 @@ pub async fn plan_locks(config: &Config, args: LocksArgs, interrupt: &Interrupt)
         shadow,
         target: target_info,
     };
-    let policy = &config.lock_policy;
-    let stdout = match args.format {
-        Format::Text => report::text(&context, policy, &files),
-        Format::Json => report::json(&context, policy, &files),
+    conclude(args.format, &context, &config.lock_policy, &files)
+}
+
+/// The report for stdout, and under `refuse` exit 2 (the report still
+/// printed) when `run` would refuse.
+fn conclude(format: Format, context: &Context, policy: &Policy, files: &[FileReport]) -> Result<Output, Error> {
+    let stdout = match format {
+        Format::Text => report::text(context, policy, files),
+        Format::Json => report::json(context, policy, files),
     };
     let verdicts: Vec<Verdict> = files.iter().map(|f| Verdict::of(f, policy.max_rows)).collect();
     if policy.mode == PolicyMode::Refuse {

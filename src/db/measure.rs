@@ -63,7 +63,7 @@ pub async fn apply(shadow: &Shadow, file: &Subject<'_>) -> Result<(), Error> {
 /// The oids of the relations the shadow holds now: after preparing it,
 /// those the target has.
 pub async fn existing(shadow: &Shadow) -> Result<std::collections::BTreeSet<i64>, Error> {
-    let now = relations(&shadow.session, Counters::Transaction, shadow.pid).await?;
+    let now = relations(shadow, Counters::Transaction).await?;
     Ok(now.into_iter().map(|r| r.oid).collect())
 }
 
@@ -84,17 +84,15 @@ pub async fn measure(shadow: &Shadow, file: &Subject<'_>, interrupt: &Interrupt)
 
 async fn in_one_transaction(shadow: &Shadow, file: &Subject<'_>) -> Result<Vec<Observation>, Error> {
     let c = &shadow.session.client;
-    c.batch_execute("BEGIN")
-        .await
-        .map_err(db_error("starting a shadow transaction"))?;
-    let mut before = relations(&shadow.session, Counters::Transaction, shadow.pid).await?;
+    control(shadow, "BEGIN").await?;
+    let mut before = relations(shadow, Counters::Transaction).await?;
     let mut out = Vec::new();
     for stmt in split_statements(file.sql) {
         if let Err(e) = c.batch_execute(stmt.sql).await {
             let _ = c.batch_execute("ROLLBACK").await;
             return Err(failure(shadow, file, &e, stmt.char_offset, Unplaced::StatementStart));
         }
-        let after = relations(&shadow.session, Counters::Transaction, shadow.pid).await?;
+        let after = relations(shadow, Counters::Transaction).await?;
         out.push(observation(file, &stmt, before, after.clone(), Measured::InTransaction));
         before = after;
     }
@@ -114,22 +112,18 @@ async fn on_its_own(
     interrupt: &Interrupt,
 ) -> Result<Observation, Error> {
     let c = &shadow.session.client;
-    c.batch_execute("BEGIN")
-        .await
-        .map_err(db_error("starting a shadow transaction"))?;
-    let before = relations(&shadow.session, Counters::Transaction, shadow.pid).await?;
+    control(shadow, "BEGIN").await?;
+    let before = relations(shadow, Counters::Transaction).await?;
     match c.batch_execute(stmt.sql).await {
         Ok(()) => {
-            let after = relations(&shadow.session, Counters::Transaction, shadow.pid).await?;
+            let after = relations(shadow, Counters::Transaction).await?;
             c.batch_execute("COMMIT")
                 .await
                 .map_err(|e| failure(shadow, file, &e, stmt.char_offset, Unplaced::StatementStart))?;
             Ok(observation(file, stmt, before, after, Measured::InTransaction))
         }
         Err(e) if e.code() == Some(&SqlState::ACTIVE_SQL_TRANSACTION) => {
-            c.batch_execute("ROLLBACK")
-                .await
-                .map_err(db_error("ending a shadow transaction"))?;
+            control(shadow, "ROLLBACK").await?;
             watched(shadow, file, stmt, interrupt).await
         }
         Err(e) => {
@@ -160,7 +154,7 @@ async fn watched(
         ScanSignal::NotMeasured
     };
     flush_counters(shadow, scans).await?;
-    let before = relations(&shadow.session, Counters::Cumulative, shadow.pid).await?;
+    let before = relations(shadow, Counters::Cumulative).await?;
     let (watcher, watcher_pid) = shadow.watcher(interrupt).await?;
     watcher
         .client
@@ -174,7 +168,7 @@ async fn watched(
     result.map_err(|e| failure(shadow, file, &e, stmt.char_offset, Unplaced::StatementStart))?;
     release.map_err(db_error("ending the watcher's snapshot"))?;
     flush_counters(shadow, scans).await?;
-    let after = relations(&shadow.session, Counters::Cumulative, shadow.pid).await?;
+    let after = relations(shadow, Counters::Cumulative).await?;
     let measured = Measured::Watched { locks, waited, scans };
     Ok(observation(file, stmt, before, after, measured))
 }
@@ -249,6 +243,16 @@ async fn flush_counters(shadow: &Shadow, scans: ScanSignal) -> Result<(), Error>
         .map_err(db_error("flushing the shadow session's statistics"))
 }
 
+/// BEGIN or ROLLBACK on the measuring session.
+async fn control(shadow: &Shadow, command: &str) -> Result<(), Error> {
+    shadow
+        .session
+        .client
+        .batch_execute(command)
+        .await
+        .map_err(db_error(format!("{command} in the shadow database")))
+}
+
 /// Which scan counters to read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Counters {
@@ -256,10 +260,12 @@ enum Counters {
     Cumulative,
 }
 
-async fn relations(session: &Session, counters: Counters, pid: i32) -> Result<Vec<RelationState>, Error> {
+/// The shadow's relations now, with the locks the measuring session holds.
+async fn relations(shadow: &Shadow, counters: Counters) -> Result<Vec<RelationState>, Error> {
     let cumulative = counters == Counters::Cumulative;
-    let params: [Param; 2] = [(&cumulative, Type::BOOL), (&pid, Type::INT4)];
-    let rows = session
+    let params: [Param; 2] = [(&cumulative, Type::BOOL), (&shadow.pid, Type::INT4)];
+    let rows = shadow
+        .session
         .client
         .query_typed(RELATIONS, &params)
         .await

@@ -57,10 +57,12 @@ pub struct Shadow {
 /// Which server and database a session is in.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Identity {
-    pub system: i64,
+    /// `pg_control_system().system_identifier`, unless the role may not read it.
+    pub system: Option<i64>,
     pub database: i64,
     pub version_num: i32,
     pub version: String,
+    pub track_counts: bool,
 }
 
 impl Identity {
@@ -80,6 +82,7 @@ pub async fn identity(session: &Session) -> Result<Identity, Error> {
         database: row.get("database"),
         version_num: row.get("version_num"),
         version: row.get("version"),
+        track_counts: row.get("track_counts"),
     })
 }
 
@@ -117,6 +120,12 @@ pub async fn open(
 
 async fn finish_open(session: Session, owner: Option<Session>, config: Config) -> Result<Shadow, Error> {
     let server = identity(&session).await?;
+    if !server.track_counts {
+        return Err(Error::config(
+            "SCHEMAGATE_SHADOW_URL",
+            "the shadow server runs with track_counts=off, so scans cannot be measured; turn it on (the default)",
+        ));
+    }
     let pid = backend_pid(&session).await?;
     Ok(Shadow {
         database: config.db.dbname.clone(),
@@ -325,7 +334,8 @@ impl Shadow {
     /// Exit 2 when a given shadow is the target under another name, or runs
     /// another major release than the target.
     fn check_against(&self, target: &Identity) -> Result<(), Error> {
-        if (self.server.system, self.server.database) == (target.system, target.database) {
+        let same_system = self.server.system.is_some() && self.server.system == target.system;
+        if same_system && self.server.database == target.database {
             return Err(Error::config(
                 "SCHEMAGATE_SHADOW_URL",
                 "connects to the target database itself; the shadow must be a scratch database (or auto)",

@@ -501,10 +501,12 @@ fn stale_auto_shadows_are_dropped_and_recent_ones_kept() {
         shared().psql("postgres", &format!("CREATE DATABASE {name}"));
     }
     let r = auto(&db, dir.path()).args(&["plan", "--locks"]).run();
-    r.assert_code(0).stderr_has(&format!(
-        "dropped the stale shadow database {stale}, left by a run that was killed"
-    ));
-    assert!(!database_exists(&stale));
+    r.assert_code(0);
+    // Another test's auto run, in parallel on this cluster, may have dropped
+    // it first; either way it is gone once this run has started.
+    assert!(!database_exists(&stale), "{}", r.stderr);
+    let said = format!("dropped the stale shadow database {stale}, left by a run that was killed");
+    assert!(r.stderr.contains(&said) || !r.stderr.contains(&stale), "{}", r.stderr);
     assert!(
         database_exists(&recent),
         "a shadow this recent may belong to a run that has not connected yet"

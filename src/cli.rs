@@ -107,11 +107,20 @@ pub struct RunArgs {
 #[derive(Debug, Clone, Default, Args)]
 pub struct PlanArgs {
     /// Print the SQL of each pending file.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "locks")]
     pub sql: bool,
     /// Plan up to this version only.
     #[arg(long, value_name = "VERSION")]
     pub target: Option<Version>,
+    /// Run the pending files in the shadow database (SCHEMAGATE_SHADOW_URL) and report what each statement locks, rewrites and scans.
+    #[arg(long)]
+    pub locks: bool,
+    /// With --locks: text, or one JSON document.
+    #[arg(long, value_enum, default_value_t = Format::Text, requires = "locks")]
+    pub format: Format,
+    /// With --locks: without the target, prepare the shadow with the files up to VERSION and measure the later ones (CI).
+    #[arg(long, value_name = "VERSION", requires = "locks")]
+    pub from: Option<Version>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -123,8 +132,9 @@ pub enum ImportFrom {
     Sqlx,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
 pub enum Format {
+    #[default]
     Text,
     Json,
 }

@@ -183,6 +183,13 @@ pub enum Error {
         holder: Option<LockHolder>,
     },
     MigrationFailed(Box<MigrationFailure>),
+    /// A migration failed in the shadow database, where `plan --locks` and
+    /// the lock policy run them to measure their locks: it would most likely
+    /// fail on the target too, which was not changed.
+    ShadowMigrationFailed {
+        database: String,
+        failure: Box<MigrationFailure>,
+    },
     /// The history is empty but the database already has application tables
     /// (seed 002's DuplicateTableError loop): adopt it first.
     NotAdopted {
@@ -226,7 +233,9 @@ impl Error {
             | Error::ConnectionLost { .. }
             | Error::Privilege { .. } => exit::UNREACHABLE,
             Error::LockTimeout { .. } => exit::LOCK_TIMEOUT,
-            Error::MigrationFailed(_) | Error::NotAdopted { .. } => exit::MIGRATION_FAILED,
+            Error::MigrationFailed(_) | Error::NotAdopted { .. } | Error::ShadowMigrationFailed { .. } => {
+                exit::MIGRATION_FAILED
+            }
             Error::Verification(_) => exit::VERIFY_FAILED,
             Error::Interrupted(Signal::Interrupt) => exit::SIGINT,
             Error::Interrupted(Signal::Terminate) => exit::SIGTERM,
@@ -294,6 +303,11 @@ impl fmt::Display for Error {
                 }
             }
             Error::MigrationFailed(m) => fmt_failure(f, m),
+            Error::ShadowMigrationFailed { database, failure } => {
+                write!(f, "migration {} failed in the shadow database {database}", failure.file)?;
+                let at = if failure.error.location.is_some() { " at " } else { ": " };
+                write!(f, "{at}{}\n  nothing was changed on the target", failure.error)
+            }
             Error::NotAdopted {
                 tables,
                 history_table,
@@ -426,6 +440,11 @@ mod tests {
         assert_eq!(lock.exit_code(), 4);
         let failed = Error::MigrationFailed(Box::default());
         assert_eq!(failed.exit_code(), 5);
+        let in_shadow = Error::ShadowMigrationFailed {
+            database: "schemagate_shadow_1_a".into(),
+            failure: Box::default(),
+        };
+        assert_eq!(in_shadow.exit_code(), 5);
         assert_eq!(Error::Verification(vec![]).exit_code(), 6);
         assert_eq!(Error::SchemaDrift(vec![]).exit_code(), 6);
         let with_output = Error::WithOutput {

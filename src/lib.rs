@@ -6,8 +6,10 @@
 //!   the plan), [`history_format`] (the history table's own format and its
 //!   upgrades), [`adoption`] (baseline advice, repair, other tools' histories),
 //!   [`schema`] (snapshot model, diff, verify-script verdicts), [`sqltext`]
-//!   (statement splitting, positions) and [`config`] (raw inputs to a
-//!   validated [`config::Config`]);
+//!   (statement splitting, positions), [`locks`] (what pending migrations
+//!   lock and rewrite, as measured in a shadow database: findings, verdicts,
+//!   the lock policy's refusal) and [`config`] (raw inputs to a validated
+//!   [`config::Config`]);
 //! - I/O: [`db`] (every round trip to PostgreSQL, SQL in `db/sql/*.sql`)
 //!   and [`files`] (the migration directory, schema files, verify scripts);
 //! - one module per command in `commands`, each a thin sequence of the above;
@@ -23,6 +25,7 @@ pub mod db;
 pub mod error;
 pub mod files;
 pub mod history_format;
+pub mod locks;
 mod log;
 pub mod migration;
 pub mod reconcile;

@@ -292,6 +292,16 @@ pub fn do_block_location(
     line_col(sql, start + before + indent + 1)
 }
 
+/// The line of `file` a statement's code starts on (past the comments that
+/// precede it), and that first line of code: how a report names a statement.
+pub fn statement_head<'a>(file: &str, stmt: &Statement<'a>) -> (usize, &'a str) {
+    let start = code_start(stmt.sql);
+    let chars_before = stmt.sql[..start].chars().count();
+    let line = line_col(file, stmt.char_offset + chars_before + 1).map_or(1, |(line, _)| line);
+    let first = stmt.sql[start..].lines().next().unwrap_or_default().trim_end();
+    (line, first)
+}
+
 /// goose marks statements that must not be split (a function body without
 /// dollar quotes) with these comments.
 const GOOSE_BEGIN: &[u8] = b"-- +goose StatementBegin";
@@ -531,6 +541,15 @@ mod tests {
         assert_eq!(blanked.lines().count(), sql.lines().count());
         assert!(!blanked.to_lowercase().contains("drop"), "{blanked}");
         assert!(blanked.contains("'--x'") && blanked.contains("$$ -- y $$"), "{blanked}");
+    }
+
+    #[test]
+    fn a_statement_is_named_by_its_first_line_of_code() {
+        let file =
+            "-- schemagate:no-transaction\n-- why\nCREATE INDEX CONCURRENTLY i\n  ON t (a);\n\n/* x */ VACUUM t;";
+        let stmts = split_statements(file);
+        assert_eq!(statement_head(file, &stmts[0]), (3, "CREATE INDEX CONCURRENTLY i"));
+        assert_eq!(statement_head(file, &stmts[1]), (6, "VACUUM t"));
     }
 
     #[test]

@@ -3,6 +3,7 @@
 mod baseline;
 mod down;
 mod import;
+mod locks;
 mod new;
 mod plan;
 mod repair;
@@ -40,6 +41,14 @@ pub async fn execute(command: Command, config: &Config, interrupt: &Interrupt) -
             plan::plan(config, args.target, plan::ShowSql::from(args.sql), interrupt).await
         }
         Command::Run(args) => run::run(config, args.target, interrupt).await,
+        Command::Plan(args) if args.locks => {
+            let args = locks::LocksArgs {
+                target: args.target,
+                from: args.from,
+                format: args.format,
+            };
+            locks::plan_locks(config, args, interrupt).await
+        }
         Command::Plan(args) => plan::plan(config, args.target, plan::ShowSql::from(args.sql), interrupt).await,
         Command::Baseline { version } => baseline::baseline(config, version, interrupt).await,
         Command::Repair {

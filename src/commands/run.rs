@@ -39,6 +39,7 @@ pub async fn run(config: &Config, target: Option<Version>, interrupt: &Interrupt
     let expectations = super::schema_check::load(config)?;
     let target = target.map_or(Target::Head, Target::Version);
     let (set, session) = load_and_connect(config, Access::ReadWrite, interrupt).await?;
+    super::locks::gate(config, &set, &session, &target, interrupt).await?;
     let (done, session) = resuming(session, &set, config, &target, interrupt).await?;
     let summary = summary(&done, start.elapsed().as_millis());
     // The expected schema describes head; a run that stops at --target is not there.

@@ -13,6 +13,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::error::Error;
+use crate::locks::{Policy, PolicyMode};
 use crate::reconcile::OutOfOrder;
 use conninfo::{ConnSpec, Secret, SslMode};
 use duration::parse_duration;
@@ -177,6 +178,19 @@ pub struct Config {
     pub applied_by: String,
     /// What `run`, `verify` and `snapshot` compare the live schema with.
     pub schema: schema::SchemaSettings,
+    /// Where `plan --locks` and the lock policy measure pending migrations.
+    pub shadow: Option<ShadowSpec>,
+    pub lock_policy: Policy,
+}
+
+/// `SCHEMAGATE_SHADOW_URL`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ShadowSpec {
+    /// A `schemagate_shadow_*` database created on the target's server for
+    /// one run, and dropped at its end.
+    Auto,
+    /// A scratch database someone else provides (a CI service container).
+    Url(Box<ConnSpec>),
 }
 
 /// One value, looked up flag first, then variable. `source` is what an
@@ -287,6 +301,8 @@ impl Config {
             .expect("the history table has a default");
         let schema = schema::settings(&src, &migrations_dir)?;
         Ok(Config {
+            shadow: shadow(&src, &db)?,
+            lock_policy: lock_policy(&src)?,
             connect_timeout: connect_timeout(&src, &db)?,
             wait_timeout: src.duration("SCHEMAGATE_WAIT_TIMEOUT")?.unwrap_or_default(),
             lock_timeout: src.duration("SCHEMAGATE_LOCK_TIMEOUT")?.unwrap_or_default(),
@@ -421,6 +437,46 @@ fn connect_timeout(src: &Sources, db: &ConnSpec) -> Result<Duration, Error> {
     Ok(db.connect_timeout.unwrap_or(Duration::from_secs(5)))
 }
 
+fn shadow(src: &Sources, target: &ConnSpec) -> Result<Option<ShadowSpec>, Error> {
+    let Some(given) = src.get("SCHEMAGATE_SHADOW_URL") else {
+        return Ok(None);
+    };
+    let spec = match given.value.trim() {
+        "" => return Ok(None),
+        "auto" => return Ok(Some(ShadowSpec::Auto)),
+        url => conninfo::parse(url).map_err(|e| Error::config(&given.source, e))?,
+    };
+    // Pending migrations are applied in the shadow: it must never be the
+    // target. (A different spelling of the same server is caught at
+    // connection time, by comparing server and database identities.)
+    if (spec.endpoints().ok(), &spec.dbname) == (target.endpoints().ok(), &target.dbname) {
+        return Err(Error::config(
+            given.source,
+            "names the target database itself; the shadow must be a scratch database (or auto)",
+        ));
+    }
+    Ok(Some(ShadowSpec::Url(Box::new(spec))))
+}
+
+fn lock_policy(src: &Sources) -> Result<Policy, Error> {
+    let mode = src
+        .get_or_default("SCHEMAGATE_LOCK_POLICY")
+        .map(|s| PolicyMode::parse(&s.value).map_err(|e| Error::config(s.source, e)))
+        .transpose()?
+        .unwrap_or(PolicyMode::Warn);
+    let max_rows = src
+        .get_or_default("SCHEMAGATE_LOCK_POLICY_MAX_ROWS")
+        .map(|s| {
+            s.value
+                .trim()
+                .parse::<u64>()
+                .map_err(|_| Error::config(s.source, format!("'{}' is not a whole number of rows", s.value)))
+        })
+        .transpose()?
+        .unwrap_or_default();
+    Ok(Policy { mode, max_rows })
+}
+
 fn log_format(src: &Sources) -> Result<LogFormat, Error> {
     match src.get("SCHEMAGATE_LOG_FORMAT") {
         None => Ok(LogFormat::Text),
@@ -542,6 +598,39 @@ mod tests {
             "{missing}"
         );
         assert!(config_error(&[("SCHEMAGATE_HISTORY_TABLE", "a.b.c")]).contains("SCHEMAGATE_HISTORY_TABLE"));
+    }
+
+    #[test]
+    fn the_lock_policy_warns_by_default_and_the_shadow_is_never_the_target() {
+        let c = config(&[]).unwrap();
+        assert_eq!(
+            (c.lock_policy.mode, c.lock_policy.max_rows),
+            (PolicyMode::Warn, 100_000)
+        );
+        assert_eq!(c.shadow, None);
+        let c = config(&[
+            ("SCHEMAGATE_SHADOW_URL", "auto"),
+            ("SCHEMAGATE_LOCK_POLICY", "refuse"),
+            ("SCHEMAGATE_LOCK_POLICY_MAX_ROWS", "500"),
+        ])
+        .unwrap();
+        assert_eq!(c.shadow, Some(ShadowSpec::Auto));
+        assert_eq!((c.lock_policy.mode, c.lock_policy.max_rows), (PolicyMode::Refuse, 500));
+        let url = config(&[
+            ("DATABASE_URL", "postgres://u@db/app"),
+            ("SCHEMAGATE_SHADOW_URL", "postgres://u@ci/scratch"),
+        ]);
+        assert!(matches!(url.unwrap().shadow, Some(ShadowSpec::Url(s)) if s.dbname == "scratch"));
+        let same = config_error(&[
+            ("DATABASE_URL", "postgres://u@db/app"),
+            ("SCHEMAGATE_SHADOW_URL", "postgres://v@db/app"),
+        ]);
+        assert!(
+            same.contains("SCHEMAGATE_SHADOW_URL: names the target database itself"),
+            "{same}"
+        );
+        assert!(config_error(&[("SCHEMAGATE_LOCK_POLICY", "block")]).contains("not a lock policy"));
+        assert!(config_error(&[("SCHEMAGATE_LOCK_POLICY_MAX_ROWS", "1e6")]).contains("whole number"));
     }
 
     #[test]

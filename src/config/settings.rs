@@ -20,6 +20,8 @@ pub enum Kind {
     Bool,
     /// One of these words.
     Choice(&'static [&'static str]),
+    /// A whole number, zero or more.
+    Count,
     /// Free text: a path, a name, a list, a URL.
     Text,
 }
@@ -118,6 +120,12 @@ pub const SETTINGS: &[Setting] = &[
         "aspects left out of the schema check, comma-separated: owner, grants, comments (row level security and policies are always compared)"),
     setting("SCHEMAGATE_SCHEMA_ROLE_MAP", Some("schema-role-map"), "FROM=TO,...", Default::None, TEXT,
         "role names of the expected schema compared as other names in the database, e.g. postgres=app_owner"),
+    setting("SCHEMAGATE_SHADOW_URL", Some("shadow-url"), "URL|auto", Default::None, TEXT,
+        "an empty scratch database, on a server of the target's major version, where `plan --locks` and the lock policy run pending migrations to measure their locks; `auto` creates one on the target's server and drops it"),
+    setting("SCHEMAGATE_LOCK_POLICY", Some("lock-policy"), "POLICY", Default::Value("warn"), Kind::Choice(crate::locks::PolicyMode::WORDS),
+        "what `run` does, before applying, with a pending statement that would block writes or reads on a big relation while scanning or rewriting: off, warn (log and go on) or refuse (exit 2); needs SCHEMAGATE_SHADOW_URL"),
+    setting("SCHEMAGATE_LOCK_POLICY_MAX_ROWS", Some("lock-policy-max-rows"), "ROWS", Default::Value("100000"), Kind::Count,
+        "relations with more live rows than this on the target, or of unknown size, count as big for the lock policy"),
 ];
 
 /// The setting of this variable.
@@ -152,6 +160,7 @@ impl Setting {
             Kind::Duration => schema["pattern"] = json!(r"^[0-9]+(\.[0-9]+)?(ms|s|m|h)?$"),
             Kind::Bool => schema["enum"] = json!(["true", "false", "1", "0", "yes", "no", "on", "off"]),
             Kind::Choice(words) => schema["enum"] = json!(words),
+            Kind::Count => schema["pattern"] = json!("^[0-9]+$"),
             Kind::Text => {}
         }
         schema
@@ -289,5 +298,10 @@ mod tests {
         assert_eq!(props["SCHEMAGATE_LOG_FORMAT"]["enum"], json!(["text", "json"]));
         assert!(props["SCHEMAGATE_LOCK_TIMEOUT"]["pattern"].is_string());
         assert_eq!(props["SCHEMAGATE_STRICT_SCHEMA"]["enum"][0], "true");
+        assert_eq!(
+            props["SCHEMAGATE_LOCK_POLICY"]["enum"],
+            json!(["off", "warn", "refuse"])
+        );
+        assert_eq!(props["SCHEMAGATE_LOCK_POLICY_MAX_ROWS"]["pattern"], "^[0-9]+$");
     }
 }

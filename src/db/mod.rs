@@ -1,5 +1,5 @@
-//! Database I/O only: connecting and waiting, the lock, the history table and
-//! applying files. Every decision about what to do is made by the pure
+//! Database I/O only: connecting and waiting, the lock, the history table,
+//! applying files, and the shadow database where pending files are measured. Every decision about what to do is made by the pure
 //! modules (`reconcile`, `migration`, `sqltext`, `schema`); the few judgements
 //! of the wire (which failure is worth waiting out) are small functions
 //! with unit tests.
@@ -9,8 +9,10 @@ pub mod connect;
 pub mod foreign;
 pub mod history;
 pub mod lock;
+pub mod measure;
 pub mod notices;
 pub mod schema;
+pub mod shadow;
 pub mod tls;
 pub mod wait;
 

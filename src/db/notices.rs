@@ -46,7 +46,11 @@ const LINES_UP_TO: usize = 4 << 20;
 pub fn applying(file: &str, sql: &str) -> Tag {
     *applying_now() = Some(Applying {
         file: file.to_string(),
-        sql: if sql.len() <= LINES_UP_TO { sql.to_string() } else { String::new() },
+        sql: if sql.len() <= LINES_UP_TO {
+            sql.to_string()
+        } else {
+            String::new()
+        },
         scope: Scope::File,
     });
     Tag(())

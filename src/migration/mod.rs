@@ -28,6 +28,8 @@ pub struct MigrationFile {
     pub lock_timeout: Option<std::time::Duration>,
     /// How to undo it, for `down`: a `.down.sql` file or a down section.
     pub down: Option<DownScript>,
+    /// `-- schemagate:allow-lock <reason>`: the lock policy lets it through.
+    pub allow_lock: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,6 +48,7 @@ pub struct RepeatableFile {
     pub sql: String,
     pub checksum: String,
     pub transaction: TransactionMode,
+    pub allow_lock: Option<String>,
 }
 
 /// Everything in the migration directory, validated.
@@ -231,36 +234,45 @@ pub fn lock_timeout_directive(sql: &str) -> Result<Option<std::time::Duration>, 
 
 const LOCK_TIMEOUT: &str = "schemagate:lock-timeout";
 
-/// The text of the comment lines before the first statement, trimmed.
+const NO_TRANSACTION: &str = "schemagate:no-transaction";
+const ALLOW_LOCK: &str = "schemagate:allow-lock";
+
+/// The leading comment block (the lines before the first statement), each
+/// comment without its `--`, trimmed: where directives are read.
 fn leading_comments(sql: &str) -> impl Iterator<Item = &str> {
     sql.lines()
         .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .map_while(|l| l.strip_prefix("--"))
+        .filter(|line| !line.is_empty())
+        .map_while(|line| line.strip_prefix("--"))
         .map(str::trim)
 }
 
-const NO_TRANSACTION: &str = "schemagate:no-transaction";
-
-/// Reads the directive from the leading comment block (the lines before the
-/// first statement).
+/// Reads the directive from the leading comment block: ours, or a peer's
+/// (see `directives`).
 pub fn transaction_mode(sql: &str) -> TransactionMode {
-    if directives::peer_no_transaction(sql) {
-        return TransactionMode::None;
+    if directives::peer_no_transaction(sql) || leading_comments(sql).any(|c| c == NO_TRANSACTION) {
+        TransactionMode::None
+    } else {
+        TransactionMode::PerMigration
     }
-    for line in sql.lines() {
-        let line = line.trim();
-        if line.is_empty() {
-            continue;
-        }
-        let Some(comment) = line.strip_prefix("--") else {
-            break;
-        };
-        if comment.trim() == NO_TRANSACTION {
-            return TransactionMode::None;
-        }
+}
+
+/// `-- schemagate:allow-lock <reason>` in the leading comment block: the
+/// lock policy lets the file through and logs the reason. The reason is
+/// required, so that the exception explains itself in the deploy log.
+pub fn allow_lock(sql: &str) -> Result<Option<String>, String> {
+    let Some(rest) = leading_comments(sql).find_map(|c| c.strip_prefix(ALLOW_LOCK)) else {
+        return Ok(None);
+    };
+    if !rest.is_empty() && !rest.starts_with(char::is_whitespace) {
+        return Err(format!("unknown directive `-- {ALLOW_LOCK}{rest}`"));
     }
-    TransactionMode::PerMigration
+    match rest.trim() {
+        "" => Err(format!(
+            "`-- {ALLOW_LOCK}` needs a reason, which is logged when the file is let through"
+        )),
+        reason => Ok(Some(reason.to_string())),
+    }
 }
 
 /// Builds the migration set from (file name, contents) pairs. Every problem
@@ -293,13 +305,17 @@ pub fn build_set(entries: Vec<(String, String)>) -> Result<MigrationSet, Vec<Fil
             Ok(NameKind::Repeatable { name }) => {
                 let checksum = checksum(&text);
                 let text = strip_bom(text);
-                set.repeatables.push(RepeatableFile {
-                    name,
-                    checksum,
-                    transaction: transaction_mode(&text),
-                    file_name,
-                    sql: text,
-                })
+                match allow_lock(&text) {
+                    Ok(allow_lock) => set.repeatables.push(RepeatableFile {
+                        name,
+                        checksum,
+                        transaction: transaction_mode(&text),
+                        allow_lock,
+                        file_name,
+                        sql: text,
+                    }),
+                    Err(reason) => problems.push(bad_content(reason)),
+                }
             }
             Ok(NameKind::Ignored) => {}
             Err(reason) => problems.push(FileProblem::BadName {
@@ -325,6 +341,7 @@ fn up_file(version: Version, name: String, file_name: &str, text: String) -> Res
     let checksum = checksum(&text);
     let text = strip_bom(text);
     let lock_timeout = lock_timeout_directive(&text)?;
+    let allow_lock = allow_lock(&text)?;
     let mode = transaction_mode(&text);
     let s = layout::sections(text, mode)?;
     let down = s.down.map(|sql| DownScript {
@@ -341,6 +358,7 @@ fn up_file(version: Version, name: String, file_name: &str, text: String) -> Res
         lock_timeout,
         sql: s.up,
         down,
+        allow_lock,
     })
 }
 
@@ -443,6 +461,29 @@ mod tests {
             transaction_mode("SELECT 1;\n-- schemagate:no-transaction\n"),
             TransactionMode::PerMigration
         );
+    }
+
+    #[test]
+    fn allow_lock_needs_a_reason_and_only_counts_in_the_leading_comments() {
+        let sql = "-- add an index\n--   schemagate:allow-lock  table has 200 rows  \nCREATE INDEX i ON t(a);";
+        assert_eq!(allow_lock(sql), Ok(Some("table has 200 rows".into())));
+        assert_eq!(
+            allow_lock("CREATE INDEX i ON t(a);\n-- schemagate:allow-lock late\n"),
+            Ok(None)
+        );
+        assert!(allow_lock("-- schemagate:allow-lock\nSELECT 1;")
+            .unwrap_err()
+            .contains("needs a reason"));
+        assert!(allow_lock("-- schemagate:allow-locks x\n")
+            .unwrap_err()
+            .contains("unknown directive"));
+        let problems = build_set(vec![(
+            "0001_a.sql".into(),
+            "-- schemagate:allow-lock \nSELECT 1;".into(),
+        )]);
+        assert!(problems.unwrap_err()[0]
+            .to_string()
+            .starts_with("0001_a.sql: `-- schemagate:allow-lock` needs"));
     }
 
     #[test]

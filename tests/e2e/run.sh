@@ -361,6 +361,7 @@ scenario_quickstart() {
     export SCHEMAGATE_IMAGE=$df_image
     docker rmi -f "$df_image" >/dev/null 2>&1
     local out=$logdir/quickstart-up.log out2=$logdir/quickstart-rerun.log pid t0 built= m a size kind n
+    qs_rebuild=
     log "quickstart: ${COMPOSE[*]} up (the first one builds docker/Dockerfile)"
     t0=$SECONDS
     "${COMPOSE[@]}" -p "$proj" up >"$out" 2>&1 &
@@ -383,11 +384,15 @@ scenario_quickstart() {
     size=$(docker image inspect -f '{{.Size}}' "$df_image")
     binary_of "$df_image" "$work/df-schemagate" && kind=$(binary_kind "$work/df-schemagate")
     case $n in
-        0) n="nothing compiled: every layer cached by an earlier run, not a first-build time" ;;
-        1) n="schemagate compiled, its dependencies cached by an earlier run" ;;
-        *) n="$n crates compiled; cargo: $(cargo_times "$out")" ;;
+        0) figure "first up: ${built}s (every layer cached by an earlier run: not a build time)" ;;
+        1)
+            # Sources changed since the last run, dependencies cached: this
+            # was the rebuild that scenario rebuild would otherwise make.
+            qs_rebuild="$(compiled "$out")"
+            figure "rebuild after a source change (first up, dependencies cached by an earlier run): ${built}s (cargo: $(cargo_times "$out"))"
+            ;;
+        *) figure "first build (${COMPOSE[*]} up, Rust base image present): ${built}s ($n crates compiled; cargo: $(cargo_times "$out"))" ;;
     esac
-    figure "first build (${COMPOSE[*]} up, Rust base image present): ${built}s ($n)"
     figure "$kind image from docker/Dockerfile: $size bytes ($(mb "$size"))"
     n=$(keep_build_cache "$out" auto) && figure "builder stage (base + toolchain + compiled dependencies): $n bytes"
     check "quickstart: the build trusted the extra CA certificates" bash -c \
@@ -422,43 +427,50 @@ scenario_quickstart() {
         "$(declare -f gone); proj=$proj; gone container && gone volume && gone network"
 }
 
+qs_rebuild=
 scenario_rebuild() {
     # A one-line change in src/: `up` alone reuses the old image (the
     # README's warning); `up --build` rebuilds, compiling schemagate only, the
-    # dependencies coming from the cached layer. Then the sources are put
-    # back and the build is all cache.
+    # dependencies coming from the cached layer. When the quickstart's own
+    # build was such a rebuild (sources changed since the last run), that is
+    # not done twice. Then the sources are put back: the build stage is all
+    # cache, and the label variables reach the labels.
     need_df_image || return
     project rebuild
     cd "$clone" || return
     export SCHEMAGATE_IMAGE=$df_image
-    local old new out t0 t rev created n
+    local old new out t0 t rev created
     old=$(docker image inspect -f '{{.Id}}' "$df_image")
     cp -p src/main.rs "$work/main.rs.orig"
     echo '// e2e: a one-line change' >>src/main.rs
     out=$(tcompose 240 up -d 2>&1)
     check "rebuild: up without --build reuses the old image" eq \
         "$(docker image inspect -f '{{.Id}}' "$df_image")|$(grep -c 'Compiling' <<<"$out")" "$old|0"
+    if [[ "$qs_rebuild" == schemagate ]]; then
+        ok "rebuild: only schemagate compiled (dependencies from the cached layer), in the quickstart's up"
+    else
+        t0=$SECONDS
+        tcompose "${E2E_BUILD_TIMEOUT:-1500}" up -d --build >"$logdir/rebuild-build.log" 2>&1
+        check "rebuild: up --build exits 0" eq "$?" 0
+        t=$((SECONDS - t0))
+        new=$(docker image inspect -f '{{.Id}}' "$df_image")
+        snapshot rebuild
+        check "rebuild: a new image" test "$new" != "$old"
+        check "rebuild: only schemagate compiled (dependencies from the cached layer)" eq \
+            "$(compiled "$logdir/rebuild-build.log" | tr '\n' ' ')" "schemagate "
+        check "rebuild: migrate from the new image exited 0" eq \
+            "$(docker inspect -f '{{.Image}}' "$(cid migrate)")|$(exit_code "$(cid migrate)")" "$new|0"
+        figure "rebuild after a one-line change in src/ (up -d --build, incl. starting the services): ${t}s (cargo: $(cargo_times "$logdir/rebuild-build.log"))"
+    fi
+    cp -p "$work/main.rs.orig" src/main.rs
     rev=$(git -C "$root" rev-parse HEAD 2>/dev/null || echo e2e)
     created=$(date -u +%Y-%m-%dT%H:%M:%SZ)
-    t0=$SECONDS
     SCHEMAGATE_REVISION=$rev SCHEMAGATE_CREATED=$created SCHEMAGATE_SOURCE=https://example.com/schemagate \
-        tcompose "${E2E_BUILD_TIMEOUT:-1500}" up -d --build >"$logdir/rebuild-build.log" 2>&1
-    check "rebuild: up --build exits 0" eq "$?" 0
-    t=$((SECONDS - t0))
-    new=$(docker image inspect -f '{{.Id}}' "$df_image")
-    snapshot rebuild
-    check "rebuild: a new image" test "$new" != "$old"
-    check "rebuild: only schemagate compiled (dependencies from the cached layer)" eq \
-        "$(compiled "$logdir/rebuild-build.log" | tr '\n' ' ')" "schemagate "
-    check "rebuild: migrate from the new image exited 0" eq \
-        "$(docker inspect -f '{{.Image}}' "$(cid migrate)")|$(exit_code "$(cid migrate)")" "$new|0"
+        build_df "$df_image" auto >"$logdir/rebuild-back.log"
+    check "rebuild: sources put back: the build is all cache" eq "$?|$(compiled "$logdir/rebuild-back.log" | wc -l)" "0|0"
     check "rebuild: labels from SCHEMAGATE_REVISION, _CREATED, _SOURCE" eq \
         "$(label "$df_image" revision) $(label "$df_image" created) $(label "$df_image" source)" \
         "$rev $created https://example.com/schemagate"
-    figure "rebuild after a one-line change in src/ (up -d --build, incl. starting the services): ${t}s (cargo: $(cargo_times "$logdir/rebuild-build.log"))"
-    cp -p "$work/main.rs.orig" src/main.rs
-    build_df "$df_image" auto >"$logdir/rebuild-back.log"
-    check "rebuild: sources put back: the build is all cache" eq "$?|$(compiled "$logdir/rebuild-back.log" | wc -l)" "0|0"
     keep_build_cache "$logdir/rebuild-back.log" auto >/dev/null
 }
 need_df_image() {

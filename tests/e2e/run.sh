@@ -243,6 +243,9 @@ sleepers() {
 has_sleeper() { [[ "$(sleepers)" -ge 1 ]]; }
 no_sleeper() { [[ "$(sleepers)" == 0 ]]; }
 logs_have() { docker logs "$1" 2>&1 | grep -q -- "$2"; }
+# The version column of a history row h, whichever history format the binary
+# writes: `version` (format 1) or `migration_version` (format 2).
+hver="coalesce(to_jsonb(h)->>'migration_version', to_jsonb(h)->>'version')"
 
 # build_df IMAGE MODE: build docker/Dockerfile in the clean copy as compose
 # does (`compose build migrate`), with SCHEMAGATE_STATIC=MODE, tagged IMAGE;
@@ -435,7 +438,7 @@ scenario_quickstart() {
         "$(exit_code "$m")|$(grep -c 'nothing to apply' "$out2")" "0|1"
     check "quickstart: rerun: nothing rebuilt" bash -c "! grep -q 'Compiling' '$out2'"
     check "quickstart: rerun: each migration recorded once" eq \
-        "$(psql_db 'SELECT count(*), count(DISTINCT version) FROM schemagate_history')" \
+        "$(psql_db "SELECT count(*), count(DISTINCT $hver) FROM schemagate_history h")" \
         "$(n_files migrations)|$(n_files migrations)"
     interrupt "$pid"
     check "quickstart: rerun: Ctrl-C ends it" eq "$?" 0
@@ -573,7 +576,7 @@ scenario_happy() {
     check "happy: app started after migrate finished" later_than "$(state "$a" StartedAt)" "$(state "$m" FinishedAt)"
     check "happy: app prints the migrated schema" wait_for 30 logs_have "$a" demo@example.com
     check "happy: every migration recorded once" eq \
-        "$(psql_db 'SELECT count(*), count(DISTINCT version) FROM schemagate_history WHERE success')" \
+        "$(psql_db "SELECT count(*), count(DISTINCT $hver) FROM schemagate_history h WHERE success")" \
         "$(n_files migrations)|$(n_files migrations)"
     check "happy: tables exist" eq "$(psql_db "SELECT to_regclass('users') IS NOT NULL AND to_regclass('orders') IS NOT NULL")" t
     # A second `up` reruns migrate: nothing pending, exit 0, nothing applied.
@@ -600,7 +603,7 @@ scenario_broken() {
     check "broken: logs give the SQLSTATE" contains "$logs" 42601
     check "broken: logs give line 3" contains "$logs" 'failed at line 3, column 1'
     check "broken: 0001 applied, 0002 rolled back" eq \
-        "$(psql_db "SELECT string_agg(version::text, ',' ORDER BY version) FROM schemagate_history")|$(psql_db "SELECT to_regclass('e2e_widgets') IS NOT NULL, to_regclass('e2e_gadgets') IS NULL")" \
+        "$(psql_db "SELECT string_agg($hver, ',' ORDER BY $hver) FROM schemagate_history h")|$(psql_db "SELECT to_regclass('e2e_widgets') IS NOT NULL, to_regclass('e2e_gadgets') IS NULL")" \
         "1|t|t"
     unset MIGRATIONS_DIR
 }
@@ -638,7 +641,7 @@ scenario_scale() {
     codes=$(for m in "${ids[@]}"; do exit_code "$m"; done | tr '\n' ' ')
     check "scale: three migrate containers, all exit 0" eq "$codes" "0 0 0 "
     check "scale: each migration applied once" eq \
-        "$(psql_db 'SELECT count(*), count(DISTINCT version) FROM schemagate_history')" \
+        "$(psql_db "SELECT count(*), count(DISTINCT $hver) FROM schemagate_history h")" \
         "$(n_files "$MIGRATIONS_DIR")|$(n_files "$MIGRATIONS_DIR")"
     check "scale: the index and the view exist" eq \
         "$(psql_db "SELECT to_regclass('e2e_widgets_name_idx') IS NOT NULL, to_regclass('e2e_widget_names') IS NOT NULL")" "t|t"
@@ -706,7 +709,7 @@ scenario_stop() {
     check "stop: migrate exited 143 (SIGTERM handled as PID 1)" eq "$(exit_code "$m")" 143
     check "stop: within the grace period (${el}s < 20s)" awk -v e="$el" 'BEGIN{exit !(e < 20)}'
     check "stop: 0002 rolled back, 0001 kept" eq \
-        "$(psql_db "SELECT string_agg(version::text, ',' ORDER BY version) FROM schemagate_history")|$(psql_db "SELECT to_regclass('e2e_gadgets') IS NULL")" \
+        "$(psql_db "SELECT string_agg($hver, ',' ORDER BY $hver) FROM schemagate_history h")|$(psql_db "SELECT to_regclass('e2e_gadgets') IS NULL")" \
         "1|t"
     check "stop: the pg_sleep backend is gone" wait_for 10 no_sleeper
     check "stop: no advisory lock left" eq "$(psql_db "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'")" 0

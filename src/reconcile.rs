@@ -70,6 +70,8 @@ pub enum State {
     Failed,
     /// A no-transaction migration that started and never finished.
     Incomplete,
+    /// Applied by a newer release: above the highest file of this one.
+    Future,
 }
 
 impl State {
@@ -82,6 +84,7 @@ impl State {
             State::ChecksumMismatch => "checksum_mismatch",
             State::Failed => "failed",
             State::Incomplete => "incomplete",
+            State::Future => "future",
         }
     }
 }
@@ -116,7 +119,7 @@ impl Report {
     pub fn needing_attention(&self) -> usize {
         self.migrations
             .iter()
-            .filter(|e| !matches!(e.state, State::Applied | State::Baseline))
+            .filter(|e| !matches!(e.state, State::Applied | State::Baseline | State::Future))
             .count()
     }
 }
@@ -166,6 +169,12 @@ pub enum Problem {
         started: String,
         table: String,
     },
+    /// Applied by a newer release, under `SCHEMAGATE_FUTURE=fail`.
+    Future {
+        version: Version,
+        name: String,
+        head: Option<Version>,
+    },
     /// A history row whose version is not a version (edited by hand?).
     UnreadableRow {
         table: String,
@@ -208,6 +217,12 @@ impl fmt::Display for Problem {
                  Check what it did, finish or undo that by hand, then delete its row (`schemagate repair` does: \
                  DELETE FROM {table} WHERE migration_version = '{version}') and run again"
             ),
+            Problem::Future { version, name, head } => write!(
+                f,
+                "version {version} ({name}) was applied by a newer release: this image's highest file is {}; \
+                 SCHEMAGATE_FUTURE=fail refuses to run an older image on a newer schema",
+                head.as_ref().map_or_else(|| "none".to_string(), Version::to_string)
+            ),
             Problem::UnreadableRow { table, version, reason } => write!(
                 f,
                 "the history table {table} has a row with version '{version}': {reason}; correct or delete that row"
@@ -230,16 +245,29 @@ pub fn reconcile(files: &[MigrationFile], rows: &[HistoryRow]) -> Report {
     for r in rows {
         by_version.entry(&r.version).or_default().1 = Some(r);
     }
+    let head_version = files.iter().map(|f| &f.version).max().cloned();
     let migrations: Vec<Entry> = by_version
         .into_values()
         .filter_map(|pair| entry(pair.0, pair.1))
+        .map(|e| beyond(e, head_version.as_ref()))
         .collect();
     let database_version = rows.iter().filter(|r| r.success).map(|r| &r.version).max().cloned();
     Report {
         database_version,
-        head_version: files.iter().map(|f| &f.version).max().cloned(),
+        head_version,
         migrations,
     }
+}
+
+/// An applied version with no file is `missing`, unless it is above the
+/// image's highest file: then a newer release applied it, and this image is
+/// an older one running on the newer schema (a rollback, an Argo CD revert,
+/// an old ReplicaSet's Pod rescheduled). That is `future`, as in Flyway.
+fn beyond(mut e: Entry, head: Option<&Version>) -> Entry {
+    if e.state == State::Missing && head.is_none_or(|h| e.version > *h) {
+        e.state = State::Future;
+    }
+    e
 }
 
 fn entry(file: Option<&MigrationFile>, row: Option<&HistoryRow>) -> Option<Entry> {
@@ -291,6 +319,60 @@ impl Check {
     }
 }
 
+/// Versions applied by a newer release than this image's files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FutureVersions {
+    /// Allowed, with a warning: expand/contract lets old code run on the
+    /// new schema (the default).
+    Warn,
+    /// A problem, like a missing file (`SCHEMAGATE_FUTURE=fail`).
+    Fail,
+}
+
+/// The operator's choices that decide what counts as a problem.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rules {
+    pub out_of_order: OutOfOrder,
+    pub future: FutureVersions,
+}
+
+impl Default for Rules {
+    fn default() -> Self {
+        Rules {
+            out_of_order: OutOfOrder::Refuse,
+            future: FutureVersions::Warn,
+        }
+    }
+}
+
+/// The versions applied by a newer release, for the warning.
+pub fn future_versions(report: &Report) -> Vec<Version> {
+    report
+        .migrations
+        .iter()
+        .filter(|e| e.state == State::Future)
+        .map(|e| e.version.clone())
+        .collect()
+}
+
+/// Under `SCHEMAGATE_FUTURE=fail`, each future version is a problem.
+fn future_problems(report: &Report, rules: &Rules) -> Vec<Problem> {
+    if rules.future == FutureVersions::Warn {
+        return Vec::new();
+    }
+    let head = report.head_version.clone();
+    report
+        .migrations
+        .iter()
+        .filter(|e| e.state == State::Future)
+        .map(|e| Problem::Future {
+            version: e.version.clone(),
+            name: e.name.clone(),
+            head: head.clone(),
+        })
+        .collect()
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OutOfOrder {
     Refuse,
@@ -310,7 +392,7 @@ fn problem(e: &Entry, check: &Check, highest: Option<&Version>, table: &str) -> 
     let version = e.version.clone();
     let file = e.file_name.clone().unwrap_or_default();
     Some(match e.state {
-        State::Applied | State::Baseline => return None,
+        State::Applied | State::Baseline | State::Future => return None,
         State::Failed => Problem::Failed {
             version,
             name: e.name.clone(),
@@ -401,11 +483,13 @@ pub fn run_plan<'a>(
     set: &'a MigrationSet,
     recorded: &History,
     target: &Target,
-    out_of_order: OutOfOrder,
+    rules: &Rules,
     table: &str,
 ) -> Result<RunPlan<'a>, Vec<Problem>> {
     let report = reconcile(&set.files, &recorded.rows);
-    let blocking = problems(&report, &Check::BeforeRun { out_of_order }, table);
+    let out_of_order = rules.out_of_order;
+    let mut blocking = problems(&report, &Check::BeforeRun { out_of_order }, table);
+    blocking.extend(future_problems(&report, rules));
     if !blocking.is_empty() {
         return Err(blocking);
     }
@@ -424,9 +508,16 @@ pub fn run_plan<'a>(
 /// Everything that keeps the database from being exactly at `target`:
 /// versioned problems, and on the way to head, changed repeatables too.
 /// `verify` asks this of head; `run` asks it after applying.
-pub fn problems_at(set: &MigrationSet, recorded: &History, target: &Target, table: &str) -> (Report, Vec<Problem>) {
+pub fn problems_at(
+    set: &MigrationSet,
+    recorded: &History,
+    target: &Target,
+    rules: &Rules,
+    table: &str,
+) -> (Report, Vec<Problem>) {
     let report = reconcile(&set.files, &recorded.rows);
     let mut found = problems(&report, &Check::after(target), table);
+    found.extend(future_problems(&report, rules));
     if *target == Target::Head {
         found.extend(repeatable_problems(&set.repeatables, &recorded.repeatables));
     }
@@ -443,9 +534,10 @@ pub fn confirm(
     recorded: &History,
     target: &Target,
     applied: &[Version],
+    rules: &Rules,
     table: &str,
 ) -> Result<(Report, Vec<Version>), Vec<Problem>> {
-    let (report, found) = problems_at(set, recorded, target, table);
+    let (report, found) = problems_at(set, recorded, target, rules, table);
     if !found.is_empty() {
         return Err(found
             .into_iter()
@@ -551,7 +643,7 @@ pub fn down_plan<'a>(
         &e.version > to
             && matches!(
                 e.state,
-                State::Applied | State::Baseline | State::ChecksumMismatch | State::Missing
+                State::Applied | State::Baseline | State::ChecksumMismatch | State::Missing | State::Future
             )
     });
     for e in applied.rev() {
@@ -851,17 +943,17 @@ mod tests {
             repeatables: vec![],
             older_format: false,
         };
-        let problems = confirm(&set, &only_first, &Target::Head, &[v(1), v(2)], "h").unwrap_err();
+        let problems = confirm(&set, &only_first, &Target::Head, &[v(1), v(2)], &Rules::default(), "h").unwrap_err();
         assert!(
             matches!(problems.as_slice(), [Problem::NotRecorded { version, .. }] if *version == v(2)),
             "{problems:?}"
         );
-        let problems = confirm(&set, &only_first, &Target::Head, &[v(1)], "h").unwrap_err();
+        let problems = confirm(&set, &only_first, &Target::Head, &[v(1)], &Rules::default(), "h").unwrap_err();
         assert!(
             matches!(problems.as_slice(), [Problem::Pending { version, .. }] if *version == v(2)),
             "{problems:?}"
         );
-        let (report, done) = confirm(&set, &only_first, &Target::Version(v(1)), &[v(1)], "h").unwrap();
+        let (report, done) = confirm(&set, &only_first, &Target::Version(v(1)), &[v(1)], &Rules::default(), "h").unwrap();
         assert_eq!((report.database_version, done), (Some(v(1)), vec![v(1)]));
     }
 
@@ -900,12 +992,12 @@ mod tests {
             repeatables: vec![],
             older_format: false,
         };
-        let (_, at_head) = problems_at(&set, &history, &Target::Head, "h");
+        let (_, at_head) = problems_at(&set, &history, &Target::Head, &Rules::default(), "h");
         assert!(
             matches!(at_head.as_slice(), [Problem::RepeatablePending { .. }]),
             "{at_head:?}"
         );
-        assert!(problems_at(&set, &history, &Target::Version(v(1)), "h").1.is_empty());
+        assert!(problems_at(&set, &history, &Target::Version(v(1)), &Rules::default(), "h").1.is_empty());
         assert_eq!(Check::after(&Target::Version(v(1))), Check::AtTarget(v(1)));
     }
 

@@ -105,7 +105,7 @@ async fn work_for_target<'a>(
     let table = &config.history_table;
     let recorded = history::read(session, table).await?.unwrap_or_default();
     Ok(
-        reconcile::run_plan(set, &recorded, target, config.out_of_order, &table.quoted())
+        reconcile::run_plan(set, &recorded, target, &config.rules(), &table.quoted())
             .map(|plan| (Work::for_target(set, &plan, &recorded), plan.report.database_version)),
     )
 }

@@ -157,6 +157,25 @@ async fn under_lock<T>(
     result
 }
 
+/// An older image on a newer database (a rollback, an Argo CD revert, an old
+/// ReplicaSet's Pod rescheduled after the new Job ran): the versions a newer
+/// release applied are not "missing" and do not stop the gate. They are
+/// named, once, so the operator knows the schema is ahead of the code.
+pub fn warn_future(future: &[crate::migration::Version], set: &MigrationSet) {
+    if future.is_empty() {
+        return;
+    }
+    let head = set
+        .files
+        .last()
+        .map_or_else(|| "none".to_string(), |f| f.version.to_string());
+    tracing::warn!(
+        "version(s) {} were applied by a newer release (this image's highest file is {head}): the database is \
+         ahead of this image, which runs on the newer schema (expand/contract); set SCHEMAGATE_FUTURE=fail to refuse",
+        crate::reconcile::abbreviate(future)
+    );
+}
+
 /// Logs where the connection settings came from (DATABASE_URL wins over POSTGRES_*).
 pub fn log_source(config: &Config) {
     use crate::config::DbSource;

@@ -20,6 +20,19 @@ struct Done {
     applied: Vec<Version>,
     repeatables: Vec<String>,
     version: Option<Version>,
+    /// Versions applied by a newer release than this image.
+    future: Vec<Version>,
+}
+
+impl Done {
+    fn from_report(report: &reconcile::Report, applied: Vec<Version>) -> Done {
+        Done {
+            applied,
+            repeatables: Vec::new(),
+            version: report.database_version.clone(),
+            future: reconcile::future_versions(report),
+        }
+    }
 }
 
 impl Done {
@@ -41,6 +54,7 @@ pub async fn run(config: &Config, target: Option<Version>, interrupt: &Interrupt
     let (set, session) = load_and_connect(config, Access::ReadWrite, interrupt).await?;
     super::locks::gate(config, &set, &session, &target, interrupt).await?;
     let (done, session) = resuming(session, &set, config, &target, interrupt).await?;
+    super::warn_future(&done.future, &set);
     let summary = summary(&done, start.elapsed().as_millis());
     // The expected schema describes head; a run that stops at --target is not there.
     let summary = match target {
@@ -123,12 +137,8 @@ async fn already_there(
     }
     let quoted = table.quoted();
     Ok(
-        match reconcile::run_plan(set, &recorded, target, config.out_of_order, &quoted) {
-            Ok(plan) if plan.is_empty() && !recorded.is_empty() => Some(Done {
-                applied: Vec::new(),
-                repeatables: Vec::new(),
-                version: plan.report.database_version,
-            }),
+        match reconcile::run_plan(set, &recorded, target, &config.rules(), &quoted) {
+            Ok(plan) if plan.is_empty() && !recorded.is_empty() => Some(Done::from_report(&plan.report, Vec::new())),
             _ => None,
         },
     )
@@ -164,14 +174,10 @@ async fn migrate(
     if recorded.is_empty() && !set.files.is_empty() {
         refuse_unadopted(session, set, config).await?;
     }
-    let plan = reconcile::run_plan(set, &recorded, target, config.out_of_order, &table.quoted())
+    let plan = reconcile::run_plan(set, &recorded, target, &config.rules(), &table.quoted())
         .map_err(Error::Verification)?;
     if plan.is_empty() {
-        return Ok(Done {
-            applied: Vec::new(),
-            repeatables: Vec::new(),
-            version: plan.report.database_version,
-        });
+        return Ok(Done::from_report(&plan.report, Vec::new()));
     }
     let recorder = Recorder {
         table,
@@ -244,10 +250,6 @@ async fn confirm(
     let table = &config.history_table;
     let recorded = history::read(session, table).await?.unwrap_or_default();
     let (report, done) =
-        reconcile::confirm(set, &recorded, target, applied, &table.quoted()).map_err(Error::Verification)?;
-    Ok(Done {
-        applied: done,
-        repeatables: Vec::new(),
-        version: report.database_version,
-    })
+        reconcile::confirm(set, &recorded, target, applied, &config.rules(), &table.quoted()).map_err(Error::Verification)?;
+    Ok(Done::from_report(&report, done))
 }

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use crate::error::Error;
 use crate::locks::{Policy, PolicyMode};
-use crate::reconcile::OutOfOrder;
+use crate::reconcile::{FutureVersions, OutOfOrder, Rules};
 use conninfo::{ConnSpec, Secret, SslMode};
 use duration::parse_duration;
 
@@ -171,6 +171,8 @@ pub struct Config {
     pub history_table: TableName,
     pub create_database: CreateDatabase,
     pub out_of_order: OutOfOrder,
+    /// Versions applied by a newer release: a warning, or a problem.
+    pub future: FutureVersions,
     pub log_format: LogFormat,
     pub log_filter: String,
     pub termination_log: Option<PathBuf>,
@@ -317,6 +319,7 @@ impl Config {
             } else {
                 OutOfOrder::Refuse
             },
+            future: future(&src)?,
             log_format: log_format(&src)?,
             log_filter: log_filter(&src)?,
             termination_log: termination_log(&src),
@@ -475,6 +478,25 @@ fn lock_policy(src: &Sources) -> Result<Policy, Error> {
         .transpose()?
         .unwrap_or_default();
     Ok(Policy { mode, max_rows })
+}
+
+fn future(src: &Sources) -> Result<FutureVersions, Error> {
+    match src.get_or_default("SCHEMAGATE_FUTURE") {
+        Some(s) if s.value == "fail" => Ok(FutureVersions::Fail),
+        Some(s) if s.value == "warn" => Ok(FutureVersions::Warn),
+        Some(s) => Err(Error::config(s.source, format!("'{}' is not warn or fail", s.value))),
+        None => Ok(FutureVersions::Warn),
+    }
+}
+
+impl Config {
+    /// What counts as a problem, as the operator set it.
+    pub fn rules(&self) -> Rules {
+        Rules {
+            out_of_order: self.out_of_order,
+            future: self.future,
+        }
+    }
 }
 
 fn log_format(src: &Sources) -> Result<LogFormat, Error> {

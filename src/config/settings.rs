@@ -102,6 +102,8 @@ pub const SETTINGS: &[Setting] = &[
         "create the target database when it does not exist"),
     setting("SCHEMAGATE_OUT_OF_ORDER", Some("out-of-order"), "BOOL", Default::Value("false"), BOOL,
         "allow applying a pending version lower than the highest applied one"),
+    setting("SCHEMAGATE_FUTURE", Some("future"), "POLICY", Default::Value("warn"), Kind::Choice(&["warn", "fail"]),
+        "versions applied by a newer release (above this image's highest file, after a rollback): warn and go on, or fail (exit 6)"),
     setting("SCHEMAGATE_LOG_FORMAT", Some("log-format"), "FORMAT", Default::Value("text"), Kind::Choice(&["text", "json"]),
         "log lines as text or as one JSON object each"),
     setting("SCHEMAGATE_LOG", Some("log"), "FILTER", Default::Derived("RUST_LOG, else info"), TEXT,

@@ -795,7 +795,7 @@ pub(crate) mod tests {
             &set,
             &recorded,
             &Target::Head,
-            crate::reconcile::OutOfOrder::Refuse,
+            &crate::reconcile::Rules::default(),
             "h",
         )
         .unwrap();

@@ -953,7 +953,15 @@ mod tests {
             matches!(problems.as_slice(), [Problem::Pending { version, .. }] if *version == v(2)),
             "{problems:?}"
         );
-        let (report, done) = confirm(&set, &only_first, &Target::Version(v(1)), &[v(1)], &Rules::default(), "h").unwrap();
+        let (report, done) = confirm(
+            &set,
+            &only_first,
+            &Target::Version(v(1)),
+            &[v(1)],
+            &Rules::default(),
+            "h",
+        )
+        .unwrap();
         assert_eq!((report.database_version, done), (Some(v(1)), vec![v(1)]));
     }
 
@@ -997,7 +1005,11 @@ mod tests {
             matches!(at_head.as_slice(), [Problem::RepeatablePending { .. }]),
             "{at_head:?}"
         );
-        assert!(problems_at(&set, &history, &Target::Version(v(1)), &Rules::default(), "h").1.is_empty());
+        assert!(
+            problems_at(&set, &history, &Target::Version(v(1)), &Rules::default(), "h")
+                .1
+                .is_empty()
+        );
         assert_eq!(Check::after(&Target::Version(v(1))), Check::AtTarget(v(1)));
     }
 

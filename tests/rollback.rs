@@ -6,7 +6,10 @@ mod common;
 
 use common::{migrations, shared, TestDb};
 
-const V1: (&str, &str) = ("0001_items.sql", "CREATE TABLE items (id int PRIMARY KEY, name text, legacy text);");
+const V1: (&str, &str) = (
+    "0001_items.sql",
+    "CREATE TABLE items (id int PRIMARY KEY, name text, legacy text);",
+);
 const V2: (&str, &str) = ("0002_price.sql", "ALTER TABLE items ADD COLUMN price int;");
 
 /// The newer release: 1, 2 and `third`, applied.
@@ -28,14 +31,24 @@ fn an_older_image_runs_and_verifies_on_a_newer_database() {
     verify.assert_code(0).stderr_has("were applied by a newer release");
     let start = std::time::Instant::now();
     db.sg(older.path()).args(&["verify", "--wait"]).run().assert_code(0);
-    assert!(start.elapsed() < std::time::Duration::from_secs(10), "verify --wait did not pass at once");
+    assert!(
+        start.elapsed() < std::time::Duration::from_secs(10),
+        "verify --wait did not pass at once"
+    );
     let status = db.sg(older.path()).args(&["status", "--format", "json"]).run();
     status.assert_code(0);
     let doc: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
     assert_eq!(doc["migrations"][2]["state"], "future");
-    assert_eq!((doc["database_version"].as_str(), doc["head_version"].as_str()), (Some("3"), Some("2")));
+    assert_eq!(
+        (doc["database_version"].as_str(), doc["head_version"].as_str()),
+        (Some("3"), Some("2"))
+    );
     let text = db.sg(older.path()).args(&["status"]).run();
-    assert!(text.stdout.lines().any(|l| l.starts_with('3') && l.contains("future")), "{}", text.stdout);
+    assert!(
+        text.stdout.lines().any(|l| l.starts_with('3') && l.contains("future")),
+        "{}",
+        text.stdout
+    );
 }
 
 #[test]

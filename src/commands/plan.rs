@@ -43,8 +43,8 @@ pub async fn plan(
     let table = &config.history_table;
     let recorded = history::read(&session, table).await?.unwrap_or_default();
     let target = target.map_or(Target::Head, Target::Version);
-    let plan = reconcile::run_plan(&set, &recorded, &target, &config.rules(), &table.quoted())
-        .map_err(Error::Verification)?;
+    let plan =
+        reconcile::run_plan(&set, &recorded, &target, &config.rules(), &table.quoted()).map_err(Error::Verification)?;
     let mut out = String::new();
     let at = plan
         .report

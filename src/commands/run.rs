@@ -174,8 +174,8 @@ async fn migrate(
     if recorded.is_empty() && !set.files.is_empty() {
         refuse_unadopted(session, set, config).await?;
     }
-    let plan = reconcile::run_plan(set, &recorded, target, &config.rules(), &table.quoted())
-        .map_err(Error::Verification)?;
+    let plan =
+        reconcile::run_plan(set, &recorded, target, &config.rules(), &table.quoted()).map_err(Error::Verification)?;
     if plan.is_empty() {
         return Ok(Done::from_report(&plan.report, Vec::new()));
     }
@@ -249,7 +249,7 @@ async fn confirm(
 ) -> Result<Done, Error> {
     let table = &config.history_table;
     let recorded = history::read(session, table).await?.unwrap_or_default();
-    let (report, done) =
-        reconcile::confirm(set, &recorded, target, applied, &config.rules(), &table.quoted()).map_err(Error::Verification)?;
+    let (report, done) = reconcile::confirm(set, &recorded, target, applied, &config.rules(), &table.quoted())
+        .map_err(Error::Verification)?;
     Ok(Done::from_report(&report, done))
 }

@@ -42,7 +42,8 @@ pub async fn verify(config: &Config, mode: Mode, format: Format, interrupt: &Int
             }
             other => other?.unwrap_or_default(),
         };
-        let (report, problems) = reconcile::problems_at(&set, &recorded, &Target::Head, &config.rules(), &table.quoted());
+        let (report, problems) =
+            reconcile::problems_at(&set, &recorded, &Target::Head, &config.rules(), &table.quoted());
         if problems.is_empty() {
             super::warn_future(&reconcile::future_versions(&report), &set);
             let at = report

@@ -380,7 +380,19 @@ fn edit_distance(a: &str, b: &str) -> usize {
     prev[b.len()]
 }
 
+/// The connection settings, from the flag, `DATABASE_URL(_FILE)` or
+/// `POSTGRES_*`; then `SCHEMAGATE_SSLROOTCERT` where none of them named a CA.
 fn connection(src: &Sources) -> Result<(ConnSpec, DbSource), Error> {
+    let (mut spec, source) = connection_string(src)?;
+    if spec.sslrootcert.is_none() {
+        if let Some(given) = src.get("SCHEMAGATE_SSLROOTCERT").filter(|g| !g.value.is_empty()) {
+            spec.sslrootcert = Some(conninfo::parse_root_cert(&given.value));
+        }
+    }
+    Ok((spec, source))
+}
+
+fn connection_string(src: &Sources) -> Result<(ConnSpec, DbSource), Error> {
     if let Some(url) = src.flags.get("DATABASE_URL") {
         let spec = conninfo::parse(url).map_err(|e| Error::config("--database-url", e))?;
         return Ok((spec, DbSource::Flag));
@@ -701,6 +713,29 @@ mod tests {
         assert_eq!(unbounded.connect_timeout, Duration::ZERO);
         let unbounded = config(&[("SCHEMAGATE_CONNECT_TIMEOUT", "0")]).unwrap();
         assert_eq!(unbounded.connect_timeout, Duration::ZERO);
+    }
+
+    /// A CA mounted by a platform applies in every connection mode (the
+    /// chart cannot write it into a URL it does not see), unless the
+    /// connection string names one itself.
+    #[test]
+    fn a_ca_from_its_own_variable_applies_where_the_string_names_none() {
+        let ca = Some(conninfo::RootCert::File("/ca/ca.crt".into()));
+        let url = config(&[
+            ("DATABASE_URL", "postgres://h/d?sslmode=verify-full"),
+            ("SCHEMAGATE_SSLROOTCERT", "/ca/ca.crt"),
+        ]);
+        assert_eq!(url.unwrap().db.sslrootcert, ca);
+        let vars = config(&[("POSTGRES_HOST", "h"), ("SCHEMAGATE_SSLROOTCERT", "/ca/ca.crt")]);
+        assert_eq!(vars.unwrap().db.sslrootcert, ca);
+        let own = config(&[
+            ("DATABASE_URL", "postgres://h/d?sslrootcert=/own.pem"),
+            ("SCHEMAGATE_SSLROOTCERT", "/ca/ca.crt"),
+        ]);
+        assert_eq!(
+            own.unwrap().db.sslrootcert,
+            Some(conninfo::RootCert::File("/own.pem".into()))
+        );
     }
 
     #[test]

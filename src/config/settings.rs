@@ -86,6 +86,8 @@ pub const SETTINGS: &[Setting] = &[
     setting("POSTGRES_DB", None, "NAME", Default::Derived("the user"), TEXT, "the database"),
     setting("POSTGRES_SSLMODE", None, "MODE", Default::Value("prefer"), Kind::Choice(SSLMODES), "as the URL's sslmode"),
     setting("POSTGRES_SSLROOTCERT", None, "PATH", Default::None, TEXT, "as the URL's sslrootcert"),
+    setting("SCHEMAGATE_SSLROOTCERT", Some("sslrootcert"), "PATH", Default::None, TEXT,
+        "the CA bundle (PEM) to verify the server with, in every connection mode, when the connection string names none: for a CA mounted by the platform (a Kubernetes Secret), which a URL from elsewhere cannot point at"),
     setting("SCHEMAGATE_MIGRATIONS_DIR", Some("migrations-dir"), "DIR", Default::Value("./migrations"), TEXT,
         "the directory of migration files"),
     setting("SCHEMAGATE_WAIT_TIMEOUT", Some("wait-timeout"), "DURATION", Default::Value("60s"), DURATION,

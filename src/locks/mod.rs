@@ -791,14 +791,8 @@ pub(crate) mod tests {
             }],
             older_format: false,
         };
-        let plan = crate::reconcile::run_plan(
-            &set,
-            &recorded,
-            &Target::Head,
-            &crate::reconcile::Rules::default(),
-            "h",
-        )
-        .unwrap();
+        let plan = crate::reconcile::run_plan(&set, &recorded, &Target::Head, &crate::reconcile::Rules::default(), "h")
+            .unwrap();
         let work = Work::for_target(&set, &plan, &recorded);
         assert_eq!(names(&work.prepare), ["0001_a.sql", "0002_b.sql", "R__v.sql"]);
         assert_eq!(names(&work.pending), ["0003_c.sql"]);

@@ -122,3 +122,30 @@ fn postgres_sslmode_and_sslrootcert_variables() {
     );
     sg("disable").assert_code(3);
 }
+
+/// A CA mounted by the platform, named by SCHEMAGATE_SSLROOTCERT, applies to
+/// a URL that names none (the Helm chart's urlKey with an existing Secret);
+/// the wrong CA there fails as it does in the URL.
+#[test]
+fn a_ca_from_schemagate_sslrootcert_verifies_a_url_without_one() {
+    let cluster = tls_cluster();
+    let tls = cluster.tls.as_ref().unwrap();
+    let dir = migrations(&[("0001_a.sql", "CREATE TABLE IF NOT EXISTS a ();")]);
+    let url = format!("postgres://postgres:{PASSWORD}@localhost:{}/postgres?sslmode=verify-full", cluster.port);
+    let with_ca = |ca: &std::path::Path| {
+        Sg::new()
+            .env("DATABASE_URL", &url)
+            .env("SCHEMAGATE_SSLROOTCERT", ca.to_str().unwrap())
+            .env("SCHEMAGATE_MIGRATIONS_DIR", dir.path().to_str().unwrap())
+            .args(&["run"])
+            .run()
+    };
+    with_ca(&tls.ca).assert_code(0);
+    let wrong = with_ca(&tls.other_ca);
+    wrong.assert_code(3);
+    assert!(
+        wrong.stderr.contains("UnknownIssuer") || wrong.stderr.contains("invalid peer certificate"),
+        "{}",
+        wrong.stderr
+    );
+}

@@ -862,6 +862,20 @@ def _():
     ]:
         msg = render_error(extra({"name": name, "value": value}))
         assert expect in msg and name in msg, f"{name}={value!r}: {msg}"
+    # SCHEMAGATE_SSLROOTCERT in every connection mode, with a CA or without:
+    # a CA comes through database.sslrootcert, mounted in every container.
+    ca = {"name": "SCHEMAGATE_SSLROOTCERT", "value": "/etc/ssl/certs/db-ca.pem"}
+    for mode in (
+        {},
+        {"database": {"urlKey": "url"}},
+        load_values(CHART / "ci" / "url-tls-values.yaml"),
+        load_values(CHART / "ci" / "url-existing-secret-values.yaml"),
+        load_values(CHART / "ci" / "example-app-values.yaml"),
+    ):
+        msg = render_error(merged(BASE, mode, {"schemagate": {"extraEnv": [ca]}}))
+        assert "SCHEMAGATE_SSLROOTCERT is set by the chart from database.sslrootcert" in msg, f"{mode}: {msg}"
+    msg = render_error(extra({"name": "SCHEMAGATE_SSLROOTCERT", "valueFrom": {"configMapKeyRef": {"name": "sg", "key": "ca"}}}))
+    assert "SCHEMAGATE_SSLROOTCERT is set by the chart" in msg, msg
     # Every enum and pattern of the list, as it stands, is applied.
     chart_set = chart_set_vars()
     checked = 0

@@ -298,7 +298,10 @@ affinity:
 {{- $chartNames = append $chartNames .name -}}
 {{- end -}}
 {{- range $v.schemagate.extraEnv -}}
-{{- if has .name $chartNames -}}
+{{- /* Also where the chart does not set it: a CA comes through database.sslrootcert, which mounts it in every schemagate container. */ -}}
+{{- if eq .name "SCHEMAGATE_SSLROOTCERT" -}}
+{{- fail "schemagate.extraEnv: SCHEMAGATE_SSLROOTCERT is set by the chart from database.sslrootcert, which mounts the CA in every schemagate container; set that instead" -}}
+{{- else if has .name $chartNames -}}
 {{- fail (printf "schemagate.extraEnv: %s is set by the chart from database.* or schemagate.*; set that value instead" .name) -}}
 {{- end -}}
 {{- if hasPrefix "SCHEMAGATE_" .name -}}

@@ -400,14 +400,23 @@ VERIFYING = ("verify-ca", "verify-full")
 
 
 def url_param(url: str, key: str) -> str | None:
-    m = re.search(rf"(?:[?&]|^|\s){key}\s*=\s*'?([^&\s']+)", url)
-    return m.group(1) if m else None
+    """The value of a URL's or key=value string's parameter; of a repeated
+    one the last, as schemagate reads it; "" when given empty."""
+    found = re.findall(rf"(?:[?&]|^|\s){key}\s*=\s*('[^']*'|[^&\s']*)", url)
+    return found[-1].strip("'") if found else None
 
 
 def assert_ca_used(docs: list[dict], values: dict) -> None:
     """A CA bundle mounted at /etc/schemagate/ca is what schemagate verifies
-    the server against, in every connection mode: POSTGRES_SSLROOTCERT with
-    POSTGRES_*, the URL's sslrootcert with DATABASE_URL_FILE."""
+    the server against, in every schemagate container and every connection
+    mode, by schemagate's own precedence: the connection string's CA
+    (POSTGRES_SSLROOTCERT with POSTGRES_*, the URL's sslrootcert with
+    DATABASE_URL_FILE), else SCHEMAGATE_SSLROOTCERT. A URL in a Secret the
+    chart does not create cannot be seen; the chart README tells what it must
+    say. A CA path that is set but not mounted fails too."""
+    ca = (values.get("database") or {}).get("sslrootcert") or {}
+    source = ("secret", ca["secretName"]) if ca.get("secretName") else ("configMap", ca.get("configMapName"))
+    want = f"{CA_DIR}/{ca.get('key') or 'ca.crt'}" if source[1] else None
     by_key = {(d["kind"], d["metadata"]["name"]): d for d in docs}
     for d in docs:
         spec = pod_spec(d)
@@ -417,28 +426,29 @@ def assert_ca_used(docs: list[dict], values: dict) -> None:
         for c in schemagate_containers(d):
             cw = f"{d['kind']}/{d['metadata']['name']} container {c['name']}"
             env = {e["name"]: e.get("value") for e in c.get("env") or []}
-            mounted = any(m["mountPath"].rstrip("/") == CA_DIR for m in c.get("volumeMounts") or [])
-            if "DATABASE_URL_FILE" not in env:
-                root = env.get("POSTGRES_SSLROOTCERT")
-                if mounted or root:
-                    assert root and root.startswith(CA_DIR + "/"), f"{cw}: CA mounted, but POSTGRES_SSLROOTCERT={root}"
-                    assert mounted, f"{cw}: POSTGRES_SSLROOTCERT={root} is not mounted"
-                    assert env.get("POSTGRES_SSLMODE") in VERIFYING, f"{cw}: sslmode {env.get('POSTGRES_SSLMODE')} with a CA"
+            mount = next((m for m in c.get("volumeMounts") or [] if m["mountPath"].rstrip("/") == CA_DIR), None)
+            if "DATABASE_URL_FILE" in env:
+                path = env["DATABASE_URL_FILE"]
+                url_mount = next(m for m in c["volumeMounts"] if path.startswith(m["mountPath"].rstrip("/") + "/"))
+                secret = by_key.get(("Secret", volumes[url_mount["name"]]["secret"]["secretName"]))
+                seen = secret is not None  # else an existing Secret: the URL is not in the rendering
+                url = (secret.get("stringData") or {})[path.rsplit("/", 1)[1]] if seen else ""
+                own, mode = url_param(url, "sslrootcert"), url_param(url, "sslmode")
+            else:
+                seen, own, mode = True, env.get("POSTGRES_SSLROOTCERT") or None, env.get("POSTGRES_SSLMODE")
+            used = own if own is not None else env.get("SCHEMAGATE_SSLROOTCERT") or None
+            if not (want or mount or used):
                 continue
-            if not mounted:
-                continue
-            path = env["DATABASE_URL_FILE"]
-            mount = next(m for m in c["volumeMounts"] if path.startswith(m["mountPath"].rstrip("/") + "/"))
-            secret = by_key.get(("Secret", volumes[mount["name"]]["secret"]["secretName"]))
-            if secret is None:
-                assert (values.get("database") or {}).get("sslrootcert", {}).get("inUrl") is True, (
-                    f"{cw}: CA mounted, URL from an existing Secret, and nothing says the URL names it"
-                )
-                continue
-            url = (secret.get("stringData") or {})[path.rsplit("/", 1)[1]]
-            root = url_param(url, "sslrootcert")
-            assert root and root.startswith(CA_DIR + "/"), f"{cw}: CA mounted, but the URL's sslrootcert is {root}"
-            assert url_param(url, "sslmode") in VERIFYING, f"{cw}: the URL's sslmode with a CA"
+            assert want, f"{cw}: uses CA {used} (mounted: {bool(mount)}) without database.sslrootcert"
+            assert used == want, f"{cw}: CA mounted at {want}, but schemagate uses {used!r}"
+            assert mount and mount.get("readOnly") is True, f"{cw}: {used} is not mounted (read-only)"
+            vol = volumes[mount["name"]]
+            src = vol.get(source[0]) or {}
+            assert (src.get("secretName") or src.get("name")) == source[1] and not src.get("items"), (
+                f"{cw}: {CA_DIR} is not the whole {source[0]} {source[1]} of database.sslrootcert: {vol}"
+            )
+            if seen:
+                assert mode in VERIFYING, f"{cw}: sslmode {mode} with a CA"
 
 
 # --------------------------------------------------------------------------
@@ -783,20 +793,37 @@ def _():
     assert cm["data"] == values["migrations"]["files"], "ConfigMap data differs from the files"
 
 
-@check("helm render: connection env follows values (urlKey -> DATABASE_URL_FILE only; CA -> POSTGRES_SSLROOTCERT)")
+def chart_set_vars() -> set[str]:
+    """The variables the chart sets itself, in any mode: the Job's env by
+    default and with urlKey and a CA (SCHEMAGATE_SSLROOTCERT)."""
+    out = set(env_of(container(one(render(BASE), "Job"))))
+    out |= set(env_of(container(one(render(load_values(CHART / "ci" / "url-tls-values.yaml")), "Job"))))
+    assert {"SCHEMAGATE_WAIT_TIMEOUT", "SCHEMAGATE_LOCK_TIMEOUT", "SCHEMAGATE_SSLROOTCERT"} <= out, out
+    return out
+
+
+@check("helm render: connection env follows values (urlKey -> DATABASE_URL_FILE only; CA -> POSTGRES_SSLROOTCERT, with urlKey SCHEMAGATE_SSLROOTCERT)")
 def _():
     docs = render(load_values(CHART / "ci" / "url-tls-values.yaml"))
     env = env_of(container(one(docs, "Job")))
-    assert "DATABASE_URL_FILE" in env and not env.keys() & {"POSTGRES_HOST", "POSTGRES_PASSWORD_FILE"}, env
+    assert "DATABASE_URL_FILE" in env and not env.keys() & {"POSTGRES_HOST", "POSTGRES_PASSWORD_FILE", "POSTGRES_SSLROOTCERT"}, env
+    assert env["SCHEMAGATE_SSLROOTCERT"] == "/etc/schemagate/ca/ca.crt", env
     assert env["SCHEMAGATE_HISTORY_TABLE"] == "ops.schema_history", env
     docs = render(load_values(CHART / "ci" / "example-app-values.yaml"))
     c = container(one(docs, "Job"))
     env = env_of(c)
     assert env["POSTGRES_SSLMODE"] == "verify-full" and env["POSTGRES_SSLROOTCERT"] == "/etc/schemagate/ca/ca.crt", env
+    assert "SCHEMAGATE_SSLROOTCERT" not in env, env
     assert c["image"].startswith("registry.example.com/platform/schemagate@sha256:"), c["image"]
     app = one(docs, "Deployment")
     init = container(app, "schemagate-verify")
     assert init["args"] == ["verify", "--wait"], init["args"]
+    # Without a CA, neither variable and no CA volume.
+    for values in (BASE, merged(BASE, {"database": {"urlKey": "url"}})):
+        job = one(render(values), "Job")
+        env = env_of(container(job))
+        assert not env.keys() & {"POSTGRES_SSLROOTCERT", "SCHEMAGATE_SSLROOTCERT"}, env
+        assert "ca" not in {v["name"] for v in pod_spec(job)["volumes"]}, pod_spec(job)["volumes"]
 
 
 @check("helm: the SCHEMAGATE_* list comes from $defs.schemagateSettings (validate.py and templates)")
@@ -810,8 +837,7 @@ def _():
     # Every variable that is not set by the chart itself passes through
     # extraEnv, to every schemagate container (valueFrom: no value to check,
     # so this holds for whatever variables the list grows).
-    chart_set = set(env_of(container(one(render(BASE), "Job"))))
-    assert {"SCHEMAGATE_WAIT_TIMEOUT", "SCHEMAGATE_LOCK_TIMEOUT"} <= chart_set, chart_set
+    chart_set = chart_set_vars()
     for name in sorted(KNOWN_SCHEMAGATE_VARS - chart_set):
         entry = {"name": name, "valueFrom": {"configMapKeyRef": {"name": "schemagate-settings", "key": name.lower()}}}
         docs = render(merged(BASE, {"exampleApp": {"enabled": True}, "schemagate": {"extraEnv": [entry]}}))
@@ -836,8 +862,22 @@ def _():
     ]:
         msg = render_error(extra({"name": name, "value": value}))
         assert expect in msg and name in msg, f"{name}={value!r}: {msg}"
+    # SCHEMAGATE_SSLROOTCERT in every connection mode, with a CA or without:
+    # a CA comes through database.sslrootcert, mounted in every container.
+    ca = {"name": "SCHEMAGATE_SSLROOTCERT", "value": "/etc/ssl/certs/db-ca.pem"}
+    for mode in (
+        {},
+        {"database": {"urlKey": "url"}},
+        load_values(CHART / "ci" / "url-tls-values.yaml"),
+        load_values(CHART / "ci" / "url-existing-secret-values.yaml"),
+        load_values(CHART / "ci" / "example-app-values.yaml"),
+    ):
+        msg = render_error(merged(BASE, mode, {"schemagate": {"extraEnv": [ca]}}))
+        assert "SCHEMAGATE_SSLROOTCERT is set by the chart from database.sslrootcert" in msg, f"{mode}: {msg}"
+    msg = render_error(extra({"name": "SCHEMAGATE_SSLROOTCERT", "valueFrom": {"configMapKeyRef": {"name": "sg", "key": "ca"}}}))
+    assert "SCHEMAGATE_SSLROOTCERT is set by the chart" in msg, msg
     # Every enum and pattern of the list, as it stands, is applied.
-    chart_set = set(env_of(container(one(render(BASE), "Job"))))
+    chart_set = chart_set_vars()
     checked = 0
     for name, entry in sorted(SETTINGS["properties"].items()):
         if name in chart_set:
@@ -910,46 +950,116 @@ def _():
         must_fail(what, assert_pod_failure_policy, broken)
 
 
-@check("helm: a mounted CA is used with urlKey (createSecret.url gets sslrootcert; existing Secret needs inUrl)")
+def without_env(docs: list[dict], name: str, where=lambda d, c: True) -> list[dict]:
+    """A copy of docs with variable `name` dropped from the schemagate containers `where` picks."""
+    out = copy.deepcopy(docs)
+    for d in out:
+        for c in schemagate_containers(d):
+            if where(d, c):
+                c["env"] = [e for e in c["env"] if e["name"] != name]
+    return out
+
+
+def with_env(docs: list[dict], name: str, value: str) -> list[dict]:
+    """A copy of docs with variable `name` set to value in every schemagate container."""
+    out = copy.deepcopy(docs)
+    for d in out:
+        for c in schemagate_containers(d):
+            c["env"] = [e for e in c["env"] if e["name"] != name] + [{"name": name, "value": value}]
+    return out
+
+
+@check("helm: a mounted CA is used in every connection mode and container (SCHEMAGATE_SSLROOTCERT with urlKey), and the check bites")
 def _():
-    values = load_values(CHART / "ci" / "url-tls-values.yaml")
-    docs = render(values)
-    secret = one(docs, "Secret")
-    url = secret["stringData"]["database-url"]
-    assert url == values["database"]["createSecret"]["url"] + "&sslrootcert=/etc/schemagate/ca/ca.crt", "sslrootcert not added"
-    assert_ca_used(docs, values)
-    job = one(docs, "Job")
-    ca = next(v for v in pod_spec(job)["volumes"] if v["name"] == "ca")
-    assert ca == {"name": "ca", "configMap": {"name": "db-ca"}}, ca
-    # Other URL shapes.
-    for given, stored in [
-        ("postgres://m:pw@db/shop?sslmode=verify-ca", "postgres://m:pw@db/shop?sslmode=verify-ca&sslrootcert=/etc/schemagate/ca/ca.crt"),
-        ("postgresql://m:pw@db/shop?sslrootcert=/etc/schemagate/ca/ca.crt&sslmode=verify-full", None),
-        ("host=db user=m password=pw sslmode=verify-full", "host=db user=m password=pw sslmode=verify-full sslrootcert=/etc/schemagate/ca/ca.crt"),
+    ca_path = f"{CA_DIR}/ca.crt"
+    tls = load_values(CHART / "ci" / "url-tls-values.yaml")
+    existing = merged(load_values(CHART / "ci" / "url-existing-secret-values.yaml"), {"exampleApp": {"enabled": True}})
+    example = load_values(CHART / "ci" / "example-app-values.yaml")
+    rendered = {}
+    for what, values, var, count in [
+        ("createSecret.url", tls, "SCHEMAGATE_SSLROOTCERT", 2),
+        ("existing Secret with the URL", existing, "SCHEMAGATE_SSLROOTCERT", 3),
+        ("POSTGRES_*", example, "POSTGRES_SSLROOTCERT", 3),
     ]:
-        v = merged(values, {"database": {"createSecret": {"url": given}}})
-        got = one(render(v), "Secret")["stringData"]["database-url"]
-        assert got == (stored or given), got
+        docs = rendered[what] = render(values)
+        found = [(d, c) for d in docs for c in schemagate_containers(d)]
+        assert len(found) == count, f"{what}: {[(d['kind'], c['name']) for d, c in found]}"
+        for d, c in found:
+            env = env_of(c)
+            assert env.get(var) == ca_path, f"{what}: {d['kind']}/{c['name']}: {env}"
+        assert_ca_used(docs, values)
+    # The URL is stored as given: no more sslrootcert= added to it.
+    assert one(rendered["createSecret.url"], "Secret")["stringData"]["database-url"] == tls["database"]["createSecret"]["url"]
+    ca = next(v for v in pod_spec(one(rendered["createSecret.url"], "Job"))["volumes"] if v["name"] == "ca")
+    assert ca == {"name": "ca", "configMap": {"name": "db-ca"}}, ca
+    # Another key of the CA's Secret.
+    other_key = merged(existing, {"database": {"sslrootcert": {"key": "global-bundle.pem"}}})
+    docs = render(other_key)
+    assert {env_of(c)["SCHEMAGATE_SSLROOTCERT"] for d in docs for c in schemagate_containers(d)} == {f"{CA_DIR}/global-bundle.pem"}
+    assert_ca_used(docs, other_key)
+    must_fail("the default key's path where another key is mounted", assert_ca_used, rendered["existing Secret with the URL"], other_key)
+
+    # URLs the chart stores (and schemagate then verifies with the mounted
+    # CA), and URLs it refuses: each refused one, put into a rendering past
+    # the template, fails assert_ca_used as well.
+    for given in [
+        "postgres://m:pw@db/shop?sslmode=verify-ca",
+        "postgresql://m:pw@db/shop?sslrootcert=/etc/schemagate/ca/ca.crt&sslmode=verify-full",
+        "postgres://m:pw@db/shop?sslmode=require&sslmode=verify-full",
+        "host=db user=m password=pw sslmode=verify-full",
+        "host=db user=m password=pw sslmode='verify-ca' sslrootcert='/etc/schemagate/ca/ca.crt'",
+    ]:
+        v = merged(tls, {"database": {"createSecret": {"url": given}}})
+        docs = render(v)
+        assert one(docs, "Secret")["stringData"]["database-url"] == given, given
+        assert_ca_used(docs, v)
+    base = rendered["createSecret.url"]
     for given, expect in [
         ("postgres://m:pw-secret@db/shop", "sslmode=verify-ca or sslmode=verify-full"),
         ("postgres://m:pw-secret@db/shop?sslmode=require", "sslmode=verify-ca or sslmode=verify-full"),
+        ("postgres://m:pw-secret@db/shop?sslmode=verify-full&sslmode=disable", "sslmode=verify-ca or sslmode=verify-full"),
         ("host=db password=pw-secret sslmode=prefer", "sslmode=verify-ca or sslmode=verify-full"),
-        ("postgres://m:pw-secret@db/shop?sslmode=verify-full&sslrootcert=/other/ca.pem", "the CA is mounted at /etc/schemagate/ca/ca.crt"),
+        ("postgres://m:pw-secret@db/shop?sslmode=verify-full&sslrootcert=/other/ca.pem", "names sslrootcert=/other/ca.pem, which wins over the CA mounted at /etc/schemagate/ca/ca.crt"),
+        ("postgres://m:pw-secret@db/shop?sslmode=verify-full&sslrootcert=system", "names sslrootcert=system, which wins"),
+        ("postgres://m:pw-secret@db/shop?sslmode=verify-full&sslrootcert=", "names sslrootcert=, which wins"),
+        ("host=db password=pw-secret sslmode=verify-full sslrootcert=''", "names sslrootcert=, which wins"),
     ]:
-        msg = render_error(merged(values, {"database": {"createSecret": {"url": given}}}))
-        assert expect in msg and "pw-secret" not in msg, msg
-    # The mutation: a URL without the CA is caught by assert_ca_used.
-    broken = copy.deepcopy(docs)
-    one(broken, "Secret")["stringData"]["database-url"] = values["database"]["createSecret"]["url"]
-    must_fail("URL without sslrootcert", assert_ca_used, broken, values)
-    broken = copy.deepcopy(render(load_values(CHART / "ci" / "example-app-values.yaml")))
+        msg = render_error(merged(tls, {"database": {"createSecret": {"url": given}}}))
+        assert expect in msg and "pw-secret" not in msg, f"{given}: {msg}"
+        broken = copy.deepcopy(base)
+        one(broken, "Secret")["stringData"]["database-url"] = given
+        must_fail(f"URL {given}", assert_ca_used, broken, tls)
+
+    # The check bites: the CA mounted but unused, unused in one container,
+    # not mounted, from elsewhere, or overridden by the mode's own variable.
+    urls = rendered["existing Secret with the URL"]
+    must_fail("SCHEMAGATE_SSLROOTCERT dropped (createSecret.url)", assert_ca_used, without_env(base, "SCHEMAGATE_SSLROOTCERT"), tls)
+    must_fail("SCHEMAGATE_SSLROOTCERT dropped (existing Secret)", assert_ca_used, without_env(urls, "SCHEMAGATE_SSLROOTCERT"), existing)
+    for kind in ("Job", "Pod", "Deployment"):
+        broken = without_env(urls, "SCHEMAGATE_SSLROOTCERT", lambda d, c: d["kind"] == kind)
+        must_fail(f"SCHEMAGATE_SSLROOTCERT dropped in the {kind} only", assert_ca_used, broken, existing)
+        broken = copy.deepcopy(urls)
+        for d in broken:
+            for c in schemagate_containers(d):
+                if d["kind"] == kind:
+                    c["volumeMounts"] = [m for m in c["volumeMounts"] if m["mountPath"] != CA_DIR]
+        must_fail(f"CA not mounted in the {kind}", assert_ca_used, broken, existing)
+    must_fail("SCHEMAGATE_SSLROOTCERT elsewhere", assert_ca_used, with_env(urls, "SCHEMAGATE_SSLROOTCERT", "/etc/ssl/certs/ca.pem"), existing)
+    broken = copy.deepcopy(urls)
     for d in broken:
-        for c in schemagate_containers(d):
-            c["env"] = [e for e in c["env"] if e["name"] != "POSTGRES_SSLROOTCERT"]
-    must_fail("POSTGRES_SSLROOTCERT dropped", assert_ca_used, broken, {})
-    existing = load_values(CHART / "ci" / "url-existing-secret-values.yaml")
-    assert_ca_used(render(existing), existing)
-    must_fail("existing Secret without inUrl", assert_ca_used, render(existing), {})
+        for v in (pod_spec(d) or {}).get("volumes") or []:
+            if v["name"] == "ca":
+                v["secret"]["secretName"] = "some-other-ca"
+    must_fail("CA volume from another Secret", assert_ca_used, broken, existing)
+    pg = rendered["POSTGRES_*"]
+    must_fail("POSTGRES_SSLROOTCERT dropped", assert_ca_used, without_env(pg, "POSTGRES_SSLROOTCERT"), example)
+    must_fail("POSTGRES_SSLMODE require", assert_ca_used, with_env(pg, "POSTGRES_SSLMODE", "require"), example)
+    # POSTGRES_SSLROOTCERT wins over SCHEMAGATE_SSLROOTCERT, as in schemagate.
+    broken = with_env(with_env(pg, "POSTGRES_SSLROOTCERT", "/etc/ssl/certs/ca.pem"), "SCHEMAGATE_SSLROOTCERT", ca_path)
+    must_fail("POSTGRES_SSLROOTCERT elsewhere, SCHEMAGATE_SSLROOTCERT ignored", assert_ca_used, broken, example)
+    assert_ca_used(without_env(with_env(pg, "SCHEMAGATE_SSLROOTCERT", ca_path), "POSTGRES_SSLROOTCERT"), example)
+    # A CA variable without database.sslrootcert.
+    must_fail("a CA path without a CA", assert_ca_used, with_env(render(BASE), "SCHEMAGATE_SSLROOTCERT", ca_path), BASE)
 
 
 @check("helm: the hook Secret is deleted once the hooks succeeded, and exists again for helm test")

@@ -82,40 +82,34 @@ chart holds a copy).
 {{- end }}
 
 {{/*
-The connection URL stored by createSecret. With a mounted CA it must verify
-(sslmode=verify-ca or verify-full) and it gets sslrootcert=<the mounted CA>,
-since schemagate reads sslrootcert only from the URL once a URL is set. No
-message here may show the URL: it holds the password.
+Checks the connection URL stored by createSecret against a mounted CA, which
+the chart passes as SCHEMAGATE_SSLROOTCERT. schemagate uses that only when the
+URL names no sslrootcert (an empty one included), so the URL may name none
+but the mounted CA; and it must say sslmode=verify-ca or verify-full, the rule
+database.sslmode follows in POSTGRES_* mode (disable ignores a CA, prefer falls
+back to an unencrypted connection). Of a repeated parameter the last counts,
+as in schemagate. No message here may show the URL: it holds the password.
 */}}
-{{- define "schemagate.secretUrl" -}}
+{{- define "schemagate.checkSecretUrl" -}}
 {{- $url := .Values.database.createSecret.url -}}
 {{- $ca := include "schemagate.caPath" . -}}
 {{- if $ca -}}
-{{- $isUrl := regexMatch "^postgres(ql)?://" $url -}}
-{{- $mode := "" -}}
-{{- $root := "" -}}
-{{- if $isUrl -}}
-{{- $mode = regexReplaceAll "^[?&]sslmode=" (regexFind "[?&]sslmode=[^&]*" $url) "" -}}
-{{- $root = regexReplaceAll "^[?&]sslrootcert=" (regexFind "[?&]sslrootcert=[^&]*" $url) "" -}}
+{{- $modes := list -}}
+{{- $roots := list -}}
+{{- if regexMatch "^postgres(ql)?://" $url -}}
+{{- range regexFindAll "[?&]sslmode=[^&]*" $url -1 }}{{ $modes = append $modes (regexReplaceAll "^[?&]sslmode=" . "") }}{{ end -}}
+{{- range regexFindAll "[?&]sslrootcert=[^&]*" $url -1 }}{{ $roots = append $roots (regexReplaceAll "^[?&]sslrootcert=" . "") }}{{ end -}}
 {{- else -}}
-{{- $mode = regexReplaceAll "^\\s*sslmode\\s*=\\s*" (regexFind "(^|\\s)sslmode\\s*=\\s*[^\\s]+" $url) "" | trimAll "'" -}}
-{{- $root = regexReplaceAll "^\\s*sslrootcert\\s*=\\s*" (regexFind "(^|\\s)sslrootcert\\s*=\\s*[^\\s]+" $url) "" | trimAll "'" -}}
+{{- range regexFindAll "(^|\\s)sslmode\\s*=\\s*('[^']*'|[^\\s']*)" $url -1 }}{{ $modes = append $modes (regexReplaceAll "^\\s*sslmode\\s*=\\s*" . "" | trimAll "'") }}{{ end -}}
+{{- range regexFindAll "(^|\\s)sslrootcert\\s*=\\s*('[^']*'|[^\\s']*)" $url -1 }}{{ $roots = append $roots (regexReplaceAll "^\\s*sslrootcert\\s*=\\s*" . "" | trimAll "'") }}{{ end -}}
 {{- end -}}
-{{- if not (has $mode (list "verify-ca" "verify-full")) -}}
+{{- if not (has (last $modes) (list "verify-ca" "verify-full")) -}}
 {{- fail "database.createSecret.url: with a CA (database.sslrootcert) the URL must set sslmode=verify-ca or sslmode=verify-full" -}}
 {{- end -}}
-{{- if and $root (ne $root $ca) -}}
-{{- fail (printf "database.createSecret.url names sslrootcert=%s, but the CA is mounted at %s" $root $ca) -}}
-{{- end -}}
-{{- if not $root -}}
-{{- if $isUrl -}}
-{{- $url = printf "%s%ssslrootcert=%s" $url (ternary "&" "?" (contains "?" $url)) $ca -}}
-{{- else -}}
-{{- $url = printf "%s sslrootcert=%s" $url $ca -}}
+{{- if and $roots (ne (last $roots) $ca) -}}
+{{- fail (printf "database.createSecret.url names sslrootcert=%s, which wins over the CA mounted at %s: drop it from the URL" (last $roots) $ca) -}}
 {{- end -}}
 {{- end -}}
-{{- end -}}
-{{- $url -}}
 {{- end }}
 
 {{/* Connection and common settings, shared by every schemagate container. */}}
@@ -123,6 +117,11 @@ message here may show the URL: it holds the password.
 {{- if .Values.database.urlKey }}
 - name: DATABASE_URL_FILE
   value: /var/run/secrets/schemagate-db/{{ .Values.database.urlKey }}
+{{- /* Used unless the URL names a sslrootcert itself. */}}
+{{- with include "schemagate.caPath" . }}
+- name: SCHEMAGATE_SSLROOTCERT
+  value: {{ . }}
+{{- end }}
 {{- else }}
 - name: POSTGRES_HOST
   value: {{ .Values.database.host | quote }}
@@ -299,7 +298,10 @@ affinity:
 {{- $chartNames = append $chartNames .name -}}
 {{- end -}}
 {{- range $v.schemagate.extraEnv -}}
-{{- if has .name $chartNames -}}
+{{- /* Also where the chart does not set it: a CA comes through database.sslrootcert, which mounts it in every schemagate container. */ -}}
+{{- if eq .name "SCHEMAGATE_SSLROOTCERT" -}}
+{{- fail "schemagate.extraEnv: SCHEMAGATE_SSLROOTCERT is set by the chart from database.sslrootcert, which mounts the CA in every schemagate container; set that instead" -}}
+{{- else if has .name $chartNames -}}
 {{- fail (printf "schemagate.extraEnv: %s is set by the chart from database.* or schemagate.*; set that value instead" .name) -}}
 {{- end -}}
 {{- if hasPrefix "SCHEMAGATE_" .name -}}
@@ -318,16 +320,12 @@ affinity:
 {{- end -}}
 {{- end -}}
 {{- end -}}
-{{- /* A mounted CA must be used in every connection mode. */ -}}
-{{- $ca := include "schemagate.caPath" . -}}
 {{- if and $v.database.urlKey $v.database.createSecret.enabled (not $v.database.createSecret.url) -}}
 {{- fail "database.urlKey with database.createSecret needs database.createSecret.url" -}}
 {{- end -}}
-{{- if and $ca $v.database.urlKey (not $v.database.createSecret.enabled) (not $v.database.sslrootcert.inUrl) -}}
-{{- fail (printf "database.urlKey with database.sslrootcert: once a URL is set, schemagate takes the CA only from the URL's sslrootcert parameter, and the chart cannot see the URL in Secret %s. Put sslmode=verify-full and sslrootcert=%s into that URL, then set database.sslrootcert.inUrl=true" (include "schemagate.secretName" .) $ca) -}}
-{{- end -}}
+{{- /* A mounted CA must be used: a URL the chart stores must leave it to SCHEMAGATE_SSLROOTCERT, and verify. */ -}}
 {{- if and $v.database.createSecret.enabled $v.database.createSecret.url -}}
-{{- $_ := include "schemagate.secretUrl" . -}}
+{{- $_ := include "schemagate.checkSecretUrl" . -}}
 {{- end -}}
 {{- if and $v.exampleApp.enabled $v.database.createSecret.enabled -}}
 {{- fail "exampleApp mounts the database Secret, which database.createSecret deletes once the hooks succeeded: use database.existingSecret with exampleApp" -}}

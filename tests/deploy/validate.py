@@ -858,7 +858,8 @@ def _():
 
     for name, value, expect in [
         ("SCHEMAGATE_WAIT_TIMEOUT", "10m", "is set by the chart"),
-        ("POSTGRES_HOST", "db", "is set by the chart"),
+        ("POSTGRES_HOST", "db", "is part of the connection"),
+        ("DATABASE_URL_FILE", "/run/secrets/url", "is part of the connection"),
     ]:
         msg = render_error(extra({"name": name, "value": value}))
         assert expect in msg and name in msg, f"{name}={value!r}: {msg}"

@@ -301,6 +301,9 @@ affinity:
 {{- /* Also where the chart does not set it: a CA comes through database.sslrootcert, which mounts it in every schemagate container. */ -}}
 {{- if eq .name "SCHEMAGATE_SSLROOTCERT" -}}
 {{- fail "schemagate.extraEnv: SCHEMAGATE_SSLROOTCERT is set by the chart from database.sslrootcert, which mounts the CA in every schemagate container; set that instead" -}}
+{{- else if or (hasPrefix "DATABASE_URL" .name) (hasPrefix "POSTGRES_" .name) -}}
+{{- /* The connection comes from database.* only: a DATABASE_URL_FILE here would switch schemagate to URL mode, where POSTGRES_SSLROOTCERT and the rest are ignored. */ -}}
+{{- fail (printf "schemagate.extraEnv: %s is part of the connection, which the chart sets from database.* (urlKey for a URL); set that instead" .name) -}}
 {{- else if has .name $chartNames -}}
 {{- fail (printf "schemagate.extraEnv: %s is set by the chart from database.* or schemagate.*; set that value instead" .name) -}}
 {{- end -}}

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{migrations, shared, Cluster, Sg};
+use common::{migrations, shared, status_states, Cluster};
 
 /// The table exactly as schemagate 0.1 created it (format 1, no marker).
 const FORMAT_1_TABLE: &str = "CREATE TABLE schemagate_history (
@@ -17,18 +17,6 @@ const FORMAT_1_TABLE: &str = "CREATE TABLE schemagate_history (
     execution_ms bigint      NOT NULL DEFAULT 0,
     success      boolean     NOT NULL,
     applied_by   text        NOT NULL DEFAULT '')";
-
-fn status_versions(sg: Sg) -> Vec<String> {
-    let r = sg.args(&["status", "--format", "json"]).run();
-    r.assert_code(0);
-    let doc: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
-    doc["migrations"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| format!("{}:{}", m["version"].as_str().unwrap(), m["state"].as_str().unwrap()))
-        .collect()
-}
 
 /// `V1.1__x.sql` and `V2_1__x.sql` (Flyway reads `_` inside the version as a
 /// dot) are versions 1.1 and 2.1, applied part by part in numeric order.
@@ -62,7 +50,7 @@ fn flyway_dotted_and_underscored_versions_apply_in_order() {
         ]
     );
     assert_eq!(
-        status_versions(db.sg(dir.path())),
+        status_states(db.sg(dir.path())),
         ["1:applied", "1.1:applied", "2:applied", "2.1:applied", "10:applied"]
     );
     // A dotted version below the highest applied one is out of order.
@@ -96,7 +84,7 @@ fn import_from_flyway_maps_dotted_versions_exactly() {
     db.sg(dir.path()).args(&["run"]).run().assert_code(0);
     assert!(db.table_exists("three"));
     assert_eq!(
-        status_versions(db.sg(dir.path())),
+        status_states(db.sg(dir.path())),
         ["1:baseline", "1.1:baseline", "2.1:baseline", "3:applied"]
     );
 }
@@ -127,7 +115,7 @@ fn a_format_1_table_is_read_as_it_is_and_upgraded_in_place_by_the_first_writer()
     let pending = db.sg(dir.path()).args(&["verify"]).run();
     pending.assert_code(6).stderr_has("version 3 (0003_c.sql) is pending");
     assert_eq!(
-        status_versions(db.sg(dir.path())),
+        status_states(db.sg(dir.path())),
         ["1:baseline", "2:applied", "3:pending"]
     );
     assert_eq!(db.psql("SELECT obj_description('schemagate_history'::regclass)"), "\n");

@@ -3,19 +3,7 @@
 
 mod common;
 
-use common::{example_migrations, migrations, shared, TestDb};
-
-fn status_states(db: &TestDb, dir: &std::path::Path) -> Vec<String> {
-    let r = db.sg(dir).args(&["status", "--format", "json"]).run();
-    r.assert_code(0);
-    let doc: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
-    doc["migrations"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| format!("{}:{}", m["version"].as_str().unwrap(), m["state"].as_str().unwrap()))
-        .collect()
-}
+use common::{example_migrations, migrations, shared, status_states};
 
 /// Seed 000: the migration "succeeds", the version never moves, the
 /// container restarts every 600 ms. Here it is exit 6 on every attempt.
@@ -59,13 +47,13 @@ fn seed_002_tables_exist_but_no_version() {
     b.assert_code(0);
     assert_eq!(b.stdout, "baseline 1 create_users\nbaseline 2 create_orders\n");
     assert_eq!(
-        status_states(&db, &dir),
+        status_states(db.sg(&dir)),
         vec!["1:baseline", "2:baseline", "3:pending", "4:pending"]
     );
     assert_eq!(db.psql("SELECT DISTINCT kind FROM schemagate_history"), "baseline\n");
     db.sg(&dir).args(&["run"]).run().assert_code(0);
     assert_eq!(
-        status_states(&db, &dir),
+        status_states(db.sg(&dir)),
         vec!["1:baseline", "2:baseline", "3:applied", "4:applied"]
     );
     // Baselined versions are applied, not problems (status used to count them).
@@ -126,7 +114,7 @@ fn seed_002_version_does_not_match() {
     )
     .unwrap();
     db.sg(dir.path()).args(&["verify"]).run().assert_code(6);
-    assert_eq!(status_states(&db, dir.path()), vec!["1:checksum_mismatch"]);
+    assert_eq!(status_states(db.sg(dir.path())), vec!["1:checksum_mismatch"]);
     let fix = db.sg(dir.path()).args(&["repair"]).run();
     fix.assert_code(0);
     assert!(
@@ -199,7 +187,7 @@ fn seed_004_upgrade_downgrade_to_a_version_and_stamp() {
     ]);
     db.sg(dir.path()).args(&["run", "--target", "2"]).run().assert_code(0);
     assert_eq!(
-        status_states(&db, dir.path()),
+        status_states(db.sg(dir.path())),
         vec!["1:applied", "2:applied", "3:pending"]
     );
     db.sg(dir.path()).args(&["run"]).run().assert_code(0);

@@ -131,7 +131,10 @@ fn a_ca_from_schemagate_sslrootcert_verifies_a_url_without_one() {
     let cluster = tls_cluster();
     let tls = cluster.tls.as_ref().unwrap();
     let dir = migrations(&[("0001_a.sql", "CREATE TABLE IF NOT EXISTS a ();")]);
-    let url = format!("postgres://postgres:{PASSWORD}@localhost:{}/postgres?sslmode=verify-full", cluster.port);
+    let url = format!(
+        "postgres://postgres:{PASSWORD}@localhost:{}/postgres?sslmode=verify-full",
+        cluster.port
+    );
     let with_ca = |ca: &std::path::Path| {
         Sg::new()
             .env("DATABASE_URL", &url)

@@ -29,13 +29,15 @@ import argparse
 import glob
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from pgtools import as_pg, find_pgbin, free_port  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -49,24 +51,6 @@ DDL_LOCK_TIMEOUT = 2.0
 
 def log(msg):
     print(f"[ddl-under-load {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
-
-
-def pgbin():
-    dirs = sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=lambda d: int(d.split("/")[-2]))
-    for d in reversed(dirs):
-        if os.path.exists(os.path.join(d, "pgbench")):
-            return d
-    sys.exit("no PostgreSQL server binaries with pgbench in /usr/lib/postgresql/*/bin")
-
-
-def as_pg(argv):
-    return ["runuser", "-u", "postgres", "--"] + argv if os.geteuid() == 0 else argv
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Cluster:
@@ -228,7 +212,7 @@ def main():
         subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=REPO, check=True)
         binary = os.path.join(REPO, "target", "release", "schemagate")
     tmp = tempfile.mkdtemp(prefix="schemagate-ddl-bench-")
-    cluster = Cluster(tmp, pgbin())
+    cluster = Cluster(tmp, find_pgbin("pgbench"))
     try:
         rows = [one_side(side, cluster, tmp, binary) for side in ("schemagate", "psql")]
     finally:

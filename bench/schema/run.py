@@ -24,14 +24,15 @@ import datetime as dt
 import glob
 import os
 import platform
-import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from pgtools import as_pg, find_pgbin, free_port  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
@@ -43,28 +44,6 @@ READER = "bench_reader"
 
 def log(msg):
     print(f"[bench-schema {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
-
-
-def find_pgbin():
-    dirs = sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=lambda d: int(re.sub(r"\D", "", d.split("/")[-2]) or 0))
-    for d in reversed(dirs):
-        if os.path.exists(os.path.join(d, "initdb")):
-            return d
-    initdb = shutil.which("initdb")
-    if not initdb:
-        sys.exit("no PostgreSQL server binaries (initdb): install postgresql")
-    return os.path.dirname(initdb)
-
-
-def as_pg(argv):
-    """PostgreSQL refuses to run as root."""
-    return ["runuser", "-u", "postgres", "--"] + argv if os.geteuid() == 0 else argv
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Cluster:

@@ -81,6 +81,18 @@ pub enum Outcome {
     NotRecorded,
 }
 
+impl Outcome {
+    /// From the rows the history statement wrote (none: the file ended our
+    /// transaction itself).
+    fn of(rows: usize) -> Outcome {
+        if rows == 0 {
+            Outcome::NotRecorded
+        } else {
+            Outcome::Recorded
+        }
+    }
+}
+
 /// The SQL being run and where it came from, for error reports.
 struct Unit<'a> {
     file_name: &'a str,
@@ -124,11 +136,7 @@ pub async fn apply(
                 params: &params,
             };
             let rows = with_retries(session, &unit, &record, recorder, interrupt).await?;
-            Ok(if rows == 0 {
-                Outcome::NotRecorded
-            } else {
-                Outcome::Recorded
-            })
+            Ok(Outcome::of(rows))
         }
         TransactionMode::None => {
             let work = without_transaction(session, file, &unit, recorder);
@@ -198,11 +206,7 @@ pub async fn apply_repeatable(
         params: &params,
     };
     let rows = with_retries(session, &unit, &record, recorder, interrupt).await?;
-    Ok(if rows == 0 {
-        Outcome::NotRecorded
-    } else {
-        Outcome::Recorded
-    })
+    Ok(Outcome::of(rows))
 }
 
 /// Runs the unit's transaction until it commits, retrying while its DDL

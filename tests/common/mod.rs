@@ -352,6 +352,19 @@ impl TestDb<'_> {
     }
 }
 
+/// `status --format json`'s migrations as `version:state`.
+pub fn status_states(sg: Sg) -> Vec<String> {
+    let r = sg.args(&["status", "--format", "json"]).run();
+    r.assert_code(0);
+    let doc: serde_json::Value = serde_json::from_str(&r.stdout).expect("stdout is only the JSON document");
+    doc["migrations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| format!("{}:{}", m["version"].as_str().unwrap(), m["state"].as_str().unwrap()))
+        .collect()
+}
+
 /// A migration directory with the given files.
 pub fn migrations(files: &[(&str, &str)]) -> tempfile::TempDir {
     let dir = tempfile::Builder::new()

@@ -93,7 +93,9 @@ impl fmt::Display for Missing {
 pub enum Step {
     Skip,
     /// Take the point; then warn about `warning` (auto), when not empty.
-    Create { warning: Vec<Missing> },
+    Create {
+        warning: Vec<Missing>,
+    },
     /// Go on without a point, warning once.
     Warn(Vec<Missing>),
     /// Apply nothing (exit 3).
@@ -165,7 +167,13 @@ pub fn point_name(from: Option<&Version>, to: Option<&Version>, timestamp: &str)
 
 fn safe(text: &str) -> String {
     text.chars()
-        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect()
 }
 
@@ -205,7 +213,10 @@ mod tests {
         let to = v("20250101120000.1.2.3.4.5.6.7.8.9.10.11.12");
         let name = point_name(Some(&from), Some(&to), "20260102T030405Z");
         assert!(name.len() <= MAX_NAME, "{name} is {} bytes", name.len());
-        assert!(name.starts_with("schemagate-") && name.ends_with("-20260102T030405Z"), "{name}");
+        assert!(
+            name.starts_with("schemagate-") && name.ends_with("-20260102T030405Z"),
+            "{name}"
+        );
         assert!(name.contains("-to-") && name.contains(".10.11.12-"), "{name}");
     }
 

@@ -654,7 +654,10 @@ mod tests {
         let c = config(&[("SCHEMAGATE_RESTORE_POINT", "off")]).unwrap();
         assert_eq!(c.restore_point, RestorePointMode::Off);
         let bad = config_error(&[("SCHEMAGATE_RESTORE_POINT", "yes")]);
-        assert!(bad.contains("SCHEMAGATE_RESTORE_POINT: 'yes' is not auto, require or off"), "{bad}");
+        assert!(
+            bad.contains("SCHEMAGATE_RESTORE_POINT: 'yes' is not auto, require or off"),
+            "{bad}"
+        );
     }
 
     #[test]

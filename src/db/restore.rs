@@ -39,7 +39,10 @@ pub async fn before_migrating(
                     "restore point {name} taken at {lsn}, before migrating"
                 );
                 if !warning.is_empty() {
-                    warn!("restore point {name} may be of no use for recovery: {}", listed(&warning));
+                    warn!(
+                        "restore point {name} may be of no use for recovery (SCHEMAGATE_RESTORE_POINT=auto): {}",
+                        listed(&warning)
+                    );
                 }
                 return Ok(Some(name));
             }

@@ -12,8 +12,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use common::faults::pg_tool;
-use common::{eventually, migrations, shared, Cluster, Run, Tls, PASSWORD};
+use common::faults::{pg_tool, Restart};
+use common::{eventually, migrations, shared, wait_output, Cluster, Run, Tls, PASSWORD};
 
 /// A cluster archiving its WAL into `root/archive` with `cp`, as the
 /// PostgreSQL documentation's example does.
@@ -155,6 +155,43 @@ fn a_no_op_run_takes_no_point_and_the_next_change_takes_its_own() {
     assert_eq!(
         db.psql("SELECT migration_version || ':' || restore_point FROM schemagate_history ORDER BY id"),
         format!("1:{name}\n2:{second}\n")
+    );
+}
+
+/// A run that loses its connection mid-migration and resumes keeps the
+/// point it took: no second point, no second warning, one name in every row.
+#[test]
+fn a_run_resumed_after_a_restart_takes_no_second_point() {
+    let cluster = Cluster::start();
+    let db = cluster.fresh_db();
+    let dir = migrations(&[
+        ("0001_a.sql", "CREATE TABLE a (id int);"),
+        ("0002_slow.sql", "CREATE TABLE b (id int);\nSELECT pg_sleep(2.5);"),
+        ("0003_c.sql", "CREATE TABLE c (id int);"),
+    ]);
+    let child = db.sg(dir.path()).env("SCHEMAGATE_WAIT_TIMEOUT", "30s").spawn();
+    let sleeping =
+        "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(2.5)%' AND pid <> pg_backend_pid()";
+    assert!(
+        eventually(Duration::from_secs(20), || cluster.psql("postgres", sleeping) == "1\n"),
+        "0002 never started"
+    );
+    cluster.restart(Restart::Fast);
+    let run = wait_output(child);
+    run.assert_code(0)
+        .stderr_has("lost the connection while applying 0002_slow.sql");
+    let taken = run.stderr.lines().filter(|l| l.contains(" taken at ")).count();
+    assert_eq!(taken, 1, "{}", run.stderr);
+    assert_eq!(
+        warnings(&run).len(),
+        2,
+        "one for the lost connection, one for archive_mode:\n{}",
+        run.stderr
+    );
+    let (name, _) = logged_point(&run);
+    assert_eq!(
+        db.psql("SELECT string_agg(DISTINCT restore_point, ',') || ' ' || count(*) FROM schemagate_history"),
+        format!("{name} 3\n")
     );
 }
 

@@ -18,11 +18,17 @@ use common::{eventually, migrations, shared, wait_output, Cluster, Run, Tls, PAS
 /// A cluster archiving its WAL into `root/archive` with `cp`, as the
 /// PostgreSQL documentation's example does.
 fn archiving() -> (Cluster, PathBuf) {
+    archiving_with("cp %p {archive}/%f")
+}
+
+/// A cluster with `archive_mode = on` and this `archive_command`, where
+/// `{archive}` is `root/archive`.
+fn archiving_with(command: &str) -> (Cluster, PathBuf) {
     let cluster = Cluster::create(Tls::Off);
     let archive = cluster.server_dir("archive");
+    let command = command.replace("{archive}", &archive.display().to_string());
     cluster.configure(&format!(
-        "\nwal_level = replica\narchive_mode = on\narchive_command = 'cp %p {}/%f'\n",
-        archive.display()
+        "\nwal_level = replica\narchive_mode = on\narchive_command = '{command}'\n"
     ));
     cluster.start_server();
     (cluster, archive)
@@ -214,6 +220,34 @@ fn require_refuses_without_archiving_and_applies_nothing() {
         !db.table_exists("schemagate_history") || db.psql("SELECT count(*) FROM schemagate_history") == "0\n",
         "history rows were written"
     );
+}
+
+/// `archive_mode` is on but every attempt fails: the point would be in WAL
+/// that never reaches the archive.
+#[test]
+fn require_refuses_while_archiving_fails() {
+    let (cluster, _) = archiving_with("false");
+    cluster.psql("postgres", "CREATE TABLE filler (id int); SELECT pg_switch_wal()");
+    let failed = "SELECT failed_count > 0 FROM pg_stat_archiver";
+    assert!(
+        eventually(Duration::from_secs(30), || cluster.psql("postgres", failed) == "t\n"),
+        "the archiver never failed:\n{}",
+        cluster.server_log()
+    );
+    let db = cluster.fresh_db();
+    let dir = migrations(&[("0001_items.sql", "CREATE TABLE items (id int);")]);
+    let run = db
+        .sg(dir.path())
+        .env("SCHEMAGATE_RESTORE_POINT", "require")
+        .args(&["run"])
+        .run();
+    run.assert_code(3)
+        .stderr_has("SCHEMAGATE_RESTORE_POINT=require")
+        .stderr_has("WAL archiving is failing (pg_stat_archiver: last failure at ");
+    assert!(!db.table_exists("items"), "the migration ran");
+    let auto = db.sg(dir.path()).args(&["run"]).run();
+    auto.assert_code(0).stderr_has("WAL archiving is failing");
+    assert_eq!(warnings(&auto).len(), 1, "{}", auto.stderr);
 }
 
 #[test]

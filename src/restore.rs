@@ -129,11 +129,14 @@ pub fn decide(mode: RestorePointMode, facts: &Facts) -> Step {
     }
 }
 
-/// When `pg_create_restore_point` itself failed for want of `missing`.
-pub fn after_failure(mode: RestorePointMode, missing: Missing) -> Step {
+/// When `pg_create_restore_point` itself failed for want of `missing`
+/// (`warning`: what [`decide`] already found lacking), so that the one
+/// warning or refusal names all of it.
+pub fn after_failure(mode: RestorePointMode, missing: Missing, warning: Vec<Missing>) -> Step {
+    let all = std::iter::once(missing).chain(warning).collect();
     match mode {
-        RestorePointMode::Require => Step::Refuse(vec![missing]),
-        RestorePointMode::Auto | RestorePointMode::Off => Step::Warn(vec![missing]),
+        RestorePointMode::Require => Step::Refuse(all),
+        RestorePointMode::Auto | RestorePointMode::Off => Step::Warn(all),
     }
 }
 
@@ -284,12 +287,16 @@ mod tests {
     fn off_skips_and_a_failed_creation_follows_the_mode() {
         assert_eq!(decide(RestorePointMode::Off, &facts("off", false)), Step::Skip);
         assert_eq!(
-            after_failure(RestorePointMode::Require, Missing::Privilege),
+            after_failure(RestorePointMode::Require, Missing::Privilege, vec![]),
             Step::Refuse(vec![Missing::Privilege])
         );
         assert_eq!(
-            after_failure(RestorePointMode::Auto, Missing::Privilege),
-            Step::Warn(vec![Missing::Privilege])
+            after_failure(
+                RestorePointMode::Auto,
+                Missing::Privilege,
+                vec![Missing::ArchiveModeOff]
+            ),
+            Step::Warn(vec![Missing::Privilege, Missing::ArchiveModeOff])
         );
         assert_eq!(RestorePointMode::parse("require"), Ok(RestorePointMode::Require));
         assert!(RestorePointMode::parse("on").is_err());

@@ -46,7 +46,7 @@ pub async fn before_migrating(
                 }
                 return Ok(Some(name));
             }
-            Err(missing) => restore::after_failure(mode, missing),
+            Err(missing) => restore::after_failure(mode, missing, warning),
         },
         other => other,
     };

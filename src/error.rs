@@ -8,6 +8,7 @@ use std::time::Duration;
 use crate::adoption::{Advice, ExpectedTable};
 use crate::migration::{FileProblem, Version};
 use crate::reconcile::Problem;
+use crate::restore::Missing;
 
 /// Process exit codes. They are part of the interface (README, "Exit codes"):
 /// a Compose `service_completed_successfully` gate or a Kubernetes Job only
@@ -178,6 +179,10 @@ pub enum Error {
         message: String,
         hint: String,
     },
+    /// `SCHEMAGATE_RESTORE_POINT=require`, and no restore point that would
+    /// reach a WAL archive could be taken: refused before anything was
+    /// applied. Exit 3, like the privilege it often lacks.
+    NoRestorePoint(Vec<Missing>),
     LockTimeout {
         waited: Duration,
         holder: Option<LockHolder>,
@@ -231,7 +236,8 @@ impl Error {
             Error::Unreachable { .. }
             | Error::ConnectFatal { .. }
             | Error::ConnectionLost { .. }
-            | Error::Privilege { .. } => exit::UNREACHABLE,
+            | Error::Privilege { .. }
+            | Error::NoRestorePoint(_) => exit::UNREACHABLE,
             Error::LockTimeout { .. } => exit::LOCK_TIMEOUT,
             Error::MigrationFailed(_) | Error::NotAdopted { .. } | Error::ShadowMigrationFailed { .. } => {
                 exit::MIGRATION_FAILED
@@ -295,6 +301,17 @@ impl fmt::Display for Error {
                 write!(f, "lost the connection to the database while {context}: {message}")
             }
             Error::Privilege { action, message, hint } => write!(f, "{action}: {message}\n  hint: {hint}"),
+            Error::NoRestorePoint(missing) => {
+                write!(
+                    f,
+                    "refused: SCHEMAGATE_RESTORE_POINT=require, and no restore point that a WAL archive keeps \
+                     could be taken before migrating; nothing was applied:"
+                )?;
+                for m in missing {
+                    write!(f, "\n  {m}")?;
+                }
+                Ok(())
+            }
             Error::LockTimeout { waited, holder } => {
                 write!(f, "migration lock not acquired within {:.1}s", waited.as_secs_f64())?;
                 match holder {
@@ -433,6 +450,7 @@ mod tests {
             last_error: "e".into(),
         };
         assert_eq!(unreachable.exit_code(), 3);
+        assert_eq!(Error::NoRestorePoint(vec![]).exit_code(), 3);
         let lock = Error::LockTimeout {
             waited: Duration::ZERO,
             holder: None,

@@ -8,7 +8,8 @@
 //!   [`schema`] (snapshot model, diff, verify-script verdicts), [`sqltext`]
 //!   (statement splitting, positions), [`locks`] (what pending migrations
 //!   lock and rewrite, as measured in a shadow database: findings, verdicts,
-//!   the lock policy's refusal) and [`config`] (raw inputs to a validated
+//!   the lock policy's refusal), [`restore`] (restore point names, and
+//!   whether to take one, warn or refuse) and [`config`] (raw inputs to a validated
 //!   [`config::Config`]);
 //! - I/O: [`db`] (every round trip to PostgreSQL, SQL in `db/sql/*.sql`)
 //!   and [`files`] (the migration directory, schema files, verify scripts);
@@ -29,6 +30,7 @@ pub mod locks;
 mod log;
 pub mod migration;
 pub mod reconcile;
+pub mod restore;
 pub mod schema;
 pub mod signal;
 pub mod sqltext;

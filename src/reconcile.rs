@@ -97,6 +97,9 @@ pub struct Entry {
     pub state: State,
     pub checksum: String,
     pub applied_at: Option<String>,
+    /// The restore point taken before the run that applied this version:
+    /// where to recover to if it turns out wrong.
+    pub restore_point: Option<String>,
     #[serde(skip)]
     pub file_name: Option<String>,
     #[serde(skip)]
@@ -291,6 +294,7 @@ fn entry(file: Option<&MigrationFile>, row: Option<&HistoryRow>) -> Option<Entry
             .map(|f| f.checksum.clone())
             .or_else(|| row.map(|r| r.checksum.clone()))?,
         applied_at: row.map(|r| r.applied_at.clone()),
+        restore_point: row.and_then(|r| r.restore_point.clone()),
         file_name: file.map(|f| f.file_name.clone()),
         recorded_checksum: row.map(|r| r.checksum.clone()),
     })

@@ -33,6 +33,7 @@ pub async fn down(config: &Config, to: Version, empty: EmptyDowns, interrupt: &I
                 budget: config.lock_timeout,
             },
             lock: None,
+            restore_point: None,
         };
         let mut out = String::new();
         let (mut reverted, mut no_op) = (Vec::new(), Vec::new());

@@ -1,5 +1,6 @@
 //! `run`: validate, wait, lock, create history, check, apply, re-check, unlock.
 
+use std::cell::OnceCell;
 use std::time::Instant;
 
 use tracing::{info, warn};
@@ -9,10 +10,10 @@ use crate::adoption;
 use crate::config::Config;
 use crate::db::apply::{self, DdlLocks, HistoryState, Outcome, Recorder};
 use crate::db::lock::Lock;
-use crate::db::{self, foreign, history, Access, Session};
+use crate::db::{self, foreign, history, restore, Access, Session};
 use crate::error::Error;
 use crate::migration::{MigrationSet, Version};
-use crate::reconcile::{self, Target};
+use crate::reconcile::{self, RunPlan, Target};
 use crate::signal::Interrupt;
 
 /// What a run did.
@@ -72,7 +73,9 @@ const RECONNECTS: u32 = 20;
 /// failover), reconnects within the wait timeout counted from the loss and
 /// goes on: the lock is taken again and the history read again, so what
 /// committed before the loss is not applied twice, and the migration that
-/// was interrupted (rolled back by the server) is applied once, now.
+/// was interrupted (rolled back by the server) is applied once, now. The
+/// restore point is taken once per run: the resumed attempt records the
+/// same one.
 async fn resuming(
     mut session: Session,
     set: &MigrationSet,
@@ -81,8 +84,9 @@ async fn resuming(
     interrupt: &Interrupt,
 ) -> Result<(Done, Session), Error> {
     let mut reconnects = 0;
+    let point = OnceCell::new();
     loop {
-        match attempt(&session, set, config, target, interrupt).await {
+        match attempt(&session, set, config, target, &point, interrupt).await {
             Err(Error::ConnectionLost { context, message }) if reconnects < RECONNECTS => {
                 reconnects += 1;
                 warn!(
@@ -107,13 +111,14 @@ async fn attempt(
     set: &MigrationSet,
     config: &Config,
     target: &Target,
+    point: &OnceCell<Option<String>>,
     interrupt: &Interrupt,
 ) -> Result<Done, Error> {
     if let Some(done) = already_there(session, set, config, target).await? {
         return Ok(done);
     }
     let lock = Lock::acquire(config, interrupt).await?;
-    let result = migrate(session, set, config, target, &lock, interrupt).await;
+    let result = migrate(session, set, config, target, &lock, point, interrupt).await;
     lock.release().await;
     result
 }
@@ -167,6 +172,7 @@ async fn migrate(
     config: &Config,
     target: &Target,
     lock: &Lock,
+    point: &OnceCell<Option<String>>,
     interrupt: &Interrupt,
 ) -> Result<Done, Error> {
     let table = &config.history_table;
@@ -179,6 +185,7 @@ async fn migrate(
     if plan.is_empty() {
         return Ok(Done::from_report(&plan.report, Vec::new()));
     }
+    let restore_point = restore_point(session, config, &plan, point).await?;
     let recorder = Recorder {
         table,
         applied_by: &config.applied_by,
@@ -192,6 +199,7 @@ async fn migrate(
             budget: config.lock_timeout,
         },
         lock: Some(lock),
+        restore_point,
     };
     for file in &plan.files {
         interrupted(interrupt)?;
@@ -213,6 +221,25 @@ async fn migrate(
     let mut done = confirm(session, set, config, target, &applied).await?;
     done.repeatables = plan.repeatables.iter().map(|r| r.file_name.clone()).collect();
     Ok(done)
+}
+
+/// The run's restore point, taken under the lock, after the history check
+/// and before the first file (`SCHEMAGATE_RESTORE_POINT`). Decided once: a
+/// run resumed after a lost connection neither takes a second point nor
+/// warns again, and records the first one.
+async fn restore_point<'p>(
+    session: &Session,
+    config: &Config,
+    plan: &RunPlan<'_>,
+    point: &'p OnceCell<Option<String>>,
+) -> Result<Option<&'p str>, Error> {
+    if point.get().is_none() {
+        let from = plan.report.database_version.as_ref();
+        let to = plan.files.last().map(|f| &f.version).or(from);
+        let taken = restore::before_migrating(session, config.restore_point, from, to).await?;
+        let _ = point.set(taken);
+    }
+    Ok(point.get().and_then(Option::as_deref))
 }
 
 fn interrupted(interrupt: &Interrupt) -> Result<(), Error> {

@@ -39,6 +39,9 @@ struct JsonEntry<'a> {
     state: State,
     checksum: &'a str,
     applied_at: Option<&'a str>,
+    /// The point to recover to, to undo this version and what its run
+    /// applied after it.
+    restore_point: Option<&'a str>,
 }
 
 fn json(report: &Report) -> String {
@@ -51,6 +54,7 @@ fn json(report: &Report) -> String {
             state: e.state,
             checksum: &e.checksum,
             applied_at: e.applied_at.as_deref(),
+            restore_point: e.restore_point.as_deref(),
         })
         .collect();
     let doc = serde_json::json!({
@@ -61,7 +65,8 @@ fn json(report: &Report) -> String {
     doc.to_string() + "\n"
 }
 
-/// A plain table, sized to its content.
+/// A plain table, sized to its content; the restore point last, since it
+/// is the longest and the least often read.
 pub fn text(report: &Report) -> String {
     let fmt_version = |v: &Option<Version>| v.as_ref().map_or_else(|| "none".to_string(), Version::to_string);
     let mut out = format!(
@@ -71,16 +76,17 @@ pub fn text(report: &Report) -> String {
     );
     let name_width = report.migrations.iter().map(|e| e.name.len()).max().unwrap_or(4).max(4);
     out.push_str(&format!(
-        "{:<14}  {:<name_width$}  {:<17}  APPLIED AT\n",
-        "VERSION", "NAME", "STATE"
+        "{:<14}  {:<name_width$}  {:<17}  {:<20}  RESTORE POINT\n",
+        "VERSION", "NAME", "STATE", "APPLIED AT"
     ));
     for e in &report.migrations {
         out.push_str(&format!(
-            "{:<14}  {:<name_width$}  {:<17}  {}\n",
+            "{:<14}  {:<name_width$}  {:<17}  {:<20}  {}\n",
             e.version,
             e.name,
             e.state.as_str(),
-            e.applied_at.as_deref().unwrap_or("-")
+            e.applied_at.as_deref().unwrap_or("-"),
+            e.restore_point.as_deref().unwrap_or("-")
         ));
     }
     out

@@ -15,6 +15,7 @@ use std::time::Duration;
 use crate::error::Error;
 use crate::locks::{Policy, PolicyMode};
 use crate::reconcile::{FutureVersions, OutOfOrder, Rules};
+use crate::restore::RestorePointMode;
 use conninfo::{ConnSpec, Secret, SslMode};
 use duration::parse_duration;
 
@@ -183,6 +184,9 @@ pub struct Config {
     /// Where `plan --locks` and the lock policy measure pending migrations.
     pub shadow: Option<ShadowSpec>,
     pub lock_policy: Policy,
+    /// Whether `run` takes a restore point before applying, and whether it
+    /// must.
+    pub restore_point: RestorePointMode,
 }
 
 /// `SCHEMAGATE_SHADOW_URL`.
@@ -320,6 +324,7 @@ impl Config {
                 OutOfOrder::Refuse
             },
             future: future(&src)?,
+            restore_point: restore_point(&src)?,
             log_format: log_format(&src)?,
             log_filter: log_filter(&src)?,
             termination_log: termination_log(&src),
@@ -501,6 +506,13 @@ fn future(src: &Sources) -> Result<FutureVersions, Error> {
     }
 }
 
+fn restore_point(src: &Sources) -> Result<RestorePointMode, Error> {
+    src.get_or_default("SCHEMAGATE_RESTORE_POINT")
+        .map(|s| RestorePointMode::parse(&s.value).map_err(|e| Error::config(s.source, e)))
+        .transpose()
+        .map(|mode| mode.unwrap_or(RestorePointMode::Auto))
+}
+
 impl Config {
     /// What counts as a problem, as the operator set it.
     pub fn rules(&self) -> Rules {
@@ -632,6 +644,20 @@ mod tests {
             "{missing}"
         );
         assert!(config_error(&[("SCHEMAGATE_HISTORY_TABLE", "a.b.c")]).contains("SCHEMAGATE_HISTORY_TABLE"));
+    }
+
+    #[test]
+    fn restore_points_are_auto_by_default_and_take_three_words() {
+        assert_eq!(config(&[]).unwrap().restore_point, RestorePointMode::Auto);
+        let c = config(&[("SCHEMAGATE_RESTORE_POINT", "require")]).unwrap();
+        assert_eq!(c.restore_point, RestorePointMode::Require);
+        let c = config(&[("SCHEMAGATE_RESTORE_POINT", "off")]).unwrap();
+        assert_eq!(c.restore_point, RestorePointMode::Off);
+        let bad = config_error(&[("SCHEMAGATE_RESTORE_POINT", "yes")]);
+        assert!(
+            bad.contains("SCHEMAGATE_RESTORE_POINT: 'yes' is not auto, require or off"),
+            "{bad}"
+        );
     }
 
     #[test]

@@ -106,6 +106,8 @@ pub const SETTINGS: &[Setting] = &[
         "allow applying a pending version lower than the highest applied one"),
     setting("SCHEMAGATE_FUTURE", Some("future"), "POLICY", Default::Value("warn"), Kind::Choice(&["warn", "fail"]),
         "versions applied by a newer release (above this image's highest file, after a rollback): warn and go on, or fail (exit 6)"),
+    setting("SCHEMAGATE_RESTORE_POINT", Some("restore-point"), "MODE", Default::Value("auto"), Kind::Choice(crate::restore::RestorePointMode::WORDS),
+        "a named restore point (pg_create_restore_point) before `run` applies anything: auto (take it, warn once when it cannot be taken or no WAL archive would keep it), require (refuse with exit 3 unless WAL archiving is on and healthy and the point was taken) or off"),
     setting("SCHEMAGATE_LOG_FORMAT", Some("log-format"), "FORMAT", Default::Value("text"), Kind::Choice(&["text", "json"]),
         "log lines as text or as one JSON object each"),
     setting("SCHEMAGATE_LOG", Some("log"), "FILTER", Default::Derived("RUST_LOG, else info"), TEXT,

@@ -55,6 +55,10 @@ pub struct Recorder<'a> {
     /// The migration lock, whose connection is asked who blocks a migration
     /// waiting for a table lock. `None` outside `run`.
     pub lock: Option<&'a Lock>,
+    /// The restore point this run took before its first migration, written
+    /// into every row it records: the point to recover to when a migration
+    /// of this run turns out wrong. `None` outside `run`, or when none was taken.
+    pub restore_point: Option<&'a str>,
 }
 
 /// How long DDL may wait for a table lock per attempt, and for all attempts
@@ -125,11 +129,12 @@ pub async fn apply(
     let version = file.version.to_string();
     match file.transaction {
         TransactionMode::PerMigration => {
-            let params: [Param; 4] = [
+            let params: [Param; 5] = [
                 (&version, Type::TEXT),
                 (&file.name, Type::TEXT),
                 (&file.checksum, Type::TEXT),
                 (&recorder.applied_by, Type::TEXT),
+                (&recorder.restore_point, Type::TEXT),
             ];
             let record = Record {
                 sql: sql_for(INSERT_APPLIED, recorder.table),
@@ -196,10 +201,11 @@ pub async fn apply_repeatable(
         transaction: TransactionMode::PerMigration,
         lock_timeout: recorder.ddl.timeout,
     };
-    let params: [Param; 3] = [
+    let params: [Param; 4] = [
         (&file.name, Type::TEXT),
         (&file.checksum, Type::TEXT),
         (&recorder.applied_by, Type::TEXT),
+        (&recorder.restore_point, Type::TEXT),
     ];
     let record = Record {
         sql: sql_for(RECORD_REPEATABLE, recorder.table),
@@ -464,11 +470,12 @@ async fn without_transaction(
     recorder: &Recorder<'_>,
 ) -> Result<Outcome, Error> {
     let version = file.version.to_string();
-    let started: [Param; 4] = [
+    let started: [Param; 5] = [
         (&version, Type::TEXT),
         (&file.name, Type::TEXT),
         (&file.checksum, Type::TEXT),
         (&recorder.applied_by, Type::TEXT),
+        (&recorder.restore_point, Type::TEXT),
     ];
     session
         .client

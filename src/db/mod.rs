@@ -11,6 +11,7 @@ pub mod history;
 pub mod lock;
 pub mod measure;
 pub mod notices;
+pub mod restore;
 pub mod schema;
 pub mod shadow;
 pub mod tls;

@@ -1,6 +1,7 @@
 //! Real components that produce faults: a cluster restarted, crashed or
 //! frozen (SIGSTOP), a streaming standby made with `pg_basebackup -R` and
-//! promoted, and PgBouncer (Debian's `pgbouncer`) in front of a cluster.
+//! promoted, a base backup restored to a point in time, and PgBouncer
+//! (Debian's `pgbouncer`) in front of a cluster.
 //! Every helper fails loudly when the tool is missing; nothing is skipped.
 
 use std::path::{Path, PathBuf};
@@ -80,6 +81,69 @@ impl Cluster {
 
     pub fn thaw(&self) {
         signal_all(&self.processes(), "-CONT");
+    }
+
+    /// A plain-format base backup of this cluster in `root/<name>`, with the
+    /// WAL it needs streamed into it; returns its directory.
+    pub fn base_backup(&self, name: &str) -> PathBuf {
+        let dir = self.root.join(name);
+        let out = pg_command("pg_basebackup")
+            .arg("-D")
+            .arg(&dir)
+            .arg("-h")
+            .arg(&self.root)
+            .args([
+                "-p",
+                &self.port.to_string(),
+                "-U",
+                "postgres",
+                "-X",
+                "stream",
+                "--checkpoint=fast",
+                "--no-sync",
+            ])
+            .stdin(Stdio::null())
+            .output()
+            .expect("pg_basebackup could not be started");
+        assert!(
+            out.status.success(),
+            "pg_basebackup: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        dir
+    }
+
+    /// A new cluster made from a copy of the base backup `backup`, with
+    /// `recovery` (restore_command, a recovery target) added to its
+    /// postgresql.auto.conf and `recovery.signal` present: started, so it
+    /// replays archived WAL up to the target. It listens on a port of its
+    /// own and archives nothing.
+    pub fn restored(backup: &Path, recovery: &str) -> Cluster {
+        let root = tempfile::Builder::new()
+            .prefix("schemagate-restored-")
+            .tempdir()
+            .unwrap()
+            .keep();
+        let status = Command::new("cp")
+            .arg("-a")
+            .arg(backup)
+            .arg(root.join("data"))
+            .status()
+            .unwrap();
+        assert!(status.success(), "copying the base backup");
+        let port = free_port();
+        super::append(
+            &root.join("data/postgresql.auto.conf"),
+            &format!(
+                "\nport = {port}\nunix_socket_directories = '{}'\narchive_mode = off\n{recovery}\n",
+                root.display()
+            ),
+        );
+        std::fs::write(root.join("data/recovery.signal"), "").unwrap();
+        chown_for_pg(&root);
+        let restored = Cluster::adopt(root, port);
+        restored.ctl(&["-w", "-t", "120", "start"]);
+        restored
     }
 
     /// A streaming standby of this cluster (`pg_basebackup -R`), started.

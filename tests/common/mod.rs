@@ -231,6 +231,21 @@ impl Cluster {
         }
     }
 
+    /// Appends `conf` to postgresql.conf: before `start_server`, for
+    /// settings that need a restart (`archive_mode`).
+    pub fn configure(&self, conf: &str) {
+        append(&self.root.join("data/postgresql.conf"), conf);
+    }
+
+    /// A directory in the cluster's root owned by the server's user (a WAL
+    /// archive the server writes to).
+    pub fn server_dir(&self, name: &str) -> PathBuf {
+        let dir = self.root.join(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        chown_for_pg(&dir);
+        dir
+    }
+
     pub fn start_server(&self) {
         let out = pg_command("pg_ctl")
             .arg("-D")

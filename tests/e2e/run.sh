@@ -463,7 +463,11 @@ scenario_rebuild() {
     local old new out t0 t rev created
     old=$(docker image inspect -f '{{.Id}}' "$df_image")
     cp -p src/main.rs "$work/main.rs.orig"
-    echo '// e2e: a one-line change' >>src/main.rs
+    # A change that reaches the binary: the build is reproducible, so a
+    # comment alone would give the same bytes, the same layer and the same
+    # image ID.
+    sed -i 's/please report it/please report it (e2e rebuild)/' src/main.rs
+    grep -q 'e2e rebuild' src/main.rs || { fail "rebuild: src/main.rs has no 'please report it' to change"; return; }
     out=$(tcompose 240 up -d 2>&1)
     check "rebuild: up without --build reuses the old image" eq \
         "$(docker image inspect -f '{{.Id}}' "$df_image")|$(grep -c 'Compiling' <<<"$out")" "$old|0"

@@ -87,9 +87,15 @@ impl Cluster {
     /// WAL it needs streamed into it; returns its directory.
     pub fn base_backup(&self, name: &str) -> PathBuf {
         let dir = self.root.join(name);
+        self.pg_basebackup(&dir, &["--checkpoint=fast"]);
+        dir
+    }
+
+    /// `pg_basebackup` of this cluster into `dir`, WAL streamed, plus `extra`.
+    fn pg_basebackup(&self, dir: &Path, extra: &[&str]) {
         let out = pg_command("pg_basebackup")
             .arg("-D")
-            .arg(&dir)
+            .arg(dir)
             .arg("-h")
             .arg(&self.root)
             .args([
@@ -99,9 +105,9 @@ impl Cluster {
                 "postgres",
                 "-X",
                 "stream",
-                "--checkpoint=fast",
                 "--no-sync",
             ])
+            .args(extra)
             .stdin(Stdio::null())
             .output()
             .expect("pg_basebackup could not be started");
@@ -110,7 +116,6 @@ impl Cluster {
             "pg_basebackup: {}",
             String::from_utf8_lossy(&out.stderr)
         );
-        dir
     }
 
     /// A new cluster made from a copy of the base backup `backup`, with
@@ -154,29 +159,7 @@ impl Cluster {
             .unwrap()
             .keep();
         chown_for_pg(&root);
-        let out = pg_command("pg_basebackup")
-            .arg("-D")
-            .arg(root.join("data"))
-            .arg("-h")
-            .arg(&self.root)
-            .args([
-                "-p",
-                &self.port.to_string(),
-                "-U",
-                "postgres",
-                "-R",
-                "-X",
-                "stream",
-                "--no-sync",
-            ])
-            .stdin(Stdio::null())
-            .output()
-            .expect("pg_basebackup could not be started");
-        assert!(
-            out.status.success(),
-            "pg_basebackup: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        self.pg_basebackup(&root.join("data"), &["-R"]);
         let port = free_port();
         super::append(
             &root.join("data/postgresql.conf"),

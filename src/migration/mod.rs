@@ -183,8 +183,19 @@ fn split_version(stem: &str) -> Result<(Version, &str), String> {
 /// SHA-256 hex of the text with CRLF normalised to LF, so that a Windows
 /// checkout (git `core.autocrlf`) does not look like an edited migration.
 pub fn checksum(sql: &str) -> String {
-    let digest = Sha256::digest(sql.as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    hex(&Sha256::digest(sql.as_bytes()))
+}
+
+/// Lowercase hex, without a `format!` per byte (every file of every run is
+/// hashed).
+pub fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(char::from(DIGITS[usize::from(b >> 4)]));
+        out.push(char::from(DIGITS[usize::from(b & 0x0f)]));
+    }
+    out
 }
 
 /// CRLF to LF, in place: a 50 MB migration must not be copied to be
@@ -439,6 +450,15 @@ mod tests {
         assert!(parse_name("0001-init.sql").is_err());
         assert!(parse_name("0001_.sql").is_err());
         assert!(parse_name("99999999999999999999_big.sql").is_err());
+    }
+
+    #[test]
+    fn checksum_is_lowercase_sha256_hex() {
+        assert_eq!(
+            checksum(""),
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
+        assert_eq!(hex(&[0x00, 0x0f, 0xa0, 0xff]), "000fa0ff");
     }
 
     #[test]

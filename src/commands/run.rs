@@ -2,9 +2,9 @@
 
 use std::time::Instant;
 
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
-use super::{load_and_connect, Output};
+use super::{load_while, Output};
 use crate::adoption;
 use crate::config::Config;
 use crate::db::apply::{self, DdlLocks, HistoryState, Outcome, Recorder};
@@ -36,6 +36,16 @@ impl Done {
 }
 
 impl Done {
+    /// Nothing to do: the history is exactly the files ([`reconcile::at_head`]).
+    fn at_head(set: &MigrationSet) -> Done {
+        Done {
+            applied: Vec::new(),
+            repeatables: Vec::new(),
+            version: set.files.iter().map(|f| &f.version).max().cloned(),
+            future: Vec::new(),
+        }
+    }
+
     /// `1-4, R__views.sql`: versions abbreviated, repeatables by name.
     fn list(&self) -> String {
         let mut parts = Vec::new();
@@ -51,9 +61,33 @@ pub async fn run(config: &Config, target: Option<Version>, interrupt: &Interrupt
     let start = Instant::now();
     let expectations = super::schema_check::load(config)?;
     let target = target.map_or(Target::Head, Target::Version);
-    let (set, session) = load_and_connect(config, Access::ReadWrite, interrupt).await?;
-    super::locks::gate(config, &set, &session, &target, interrupt).await?;
-    let (done, session) = resuming(session, &set, config, &target, interrupt).await?;
+    // While the files are read and hashed, the server sums up the history.
+    let connecting = async {
+        let session = db::wait_for_db(config, Access::ReadWrite, interrupt).await?;
+        let digest = match target {
+            Target::Head => peek(&session, config).await,
+            Target::Version(_) => None,
+        };
+        Ok((session, digest))
+    };
+    let (set, (session, digest)) = load_while(config, connecting).await?;
+    let at_head = digest.as_ref().is_some_and(|d| reconcile::at_head(&set, d));
+    if let Some(d) = &digest {
+        match at_head {
+            true => debug!(
+                "history digest matches the files ({} rows): at head, rows not read",
+                d.rows
+            ),
+            false => debug!("history digest differs from the files: reading the rows"),
+        }
+    }
+    let (done, session) = match at_head {
+        true => (Done::at_head(&set), session),
+        false => {
+            super::locks::gate(config, &set, &session, &target, interrupt).await?;
+            resuming(session, &set, config, &target, interrupt).await?
+        }
+    };
     super::warn_future(&done.future, &set);
     let summary = summary(&done, start.elapsed().as_millis());
     // The expected schema describes head; a run that stops at --target is not there.
@@ -62,6 +96,19 @@ pub async fn run(config: &Config, target: Option<Version>, interrupt: &Interrupt
         Target::Version(_) => summary,
     };
     Ok(Output { stdout: None, summary })
+}
+
+/// The history's digest, when the table is there in the current format. A
+/// failure here is not reported: the full read that follows meets it again
+/// and reports it (or reconnects, for a lost connection).
+async fn peek(session: &Session, config: &Config) -> Option<reconcile::HistoryDigest> {
+    match history::digest(session, &config.history_table).await {
+        Ok(digest) => digest,
+        Err(e) => {
+            debug!("the history digest could not be read ({e}); reading the rows");
+            None
+        }
+    }
 }
 
 /// How many times a run reconnects before it gives up on a server that

@@ -877,25 +877,17 @@ mod tests {
     fn any_difference_from_head_changes_the_digest() {
         let set = set_with_repeatable();
         let history = at_head_history(&set);
-        let changed: Vec<(&str, Box<dyn Fn(&mut History)>)> = vec![
-            ("edited file", Box::new(|h| h.rows[1].checksum = checksum("edited"))),
-            ("missing row (pending)", Box::new(|h| drop(h.rows.remove(2)))),
-            ("row without a file", Box::new(|h| h.rows.push(row(11, "x", true)))),
-            (
-                "row below head without a file",
-                Box::new(|h| h.rows.push(row(5, "x", true))),
-            ),
-            ("failed", Box::new(|h| h.rows[0].success = false)),
-            ("unfinished", Box::new(|h| h.rows[0].finished = false)),
-            (
-                "repeatable changed",
-                Box::new(|h| h.repeatables[0].checksum = checksum("old")),
-            ),
-            ("repeatable not applied", Box::new(|h| h.repeatables.clear())),
-            (
-                "repeatable renamed",
-                Box::new(|h| h.repeatables[0].name = "other".into()),
-            ),
+        type Change = fn(&mut History);
+        let changed: [(&str, Change); 9] = [
+            ("edited file", |h| h.rows[1].checksum = checksum("edited")),
+            ("missing row (pending)", |h| drop(h.rows.remove(2))),
+            ("row without a file", |h| h.rows.push(row(11, "x", true))),
+            ("row below head without a file", |h| h.rows.push(row(5, "x", true))),
+            ("failed", |h| h.rows[0].success = false),
+            ("unfinished", |h| h.rows[0].finished = false),
+            ("repeatable changed", |h| h.repeatables[0].checksum = checksum("old")),
+            ("repeatable not applied", |h| h.repeatables.clear()),
+            ("repeatable renamed", |h| h.repeatables[0].name = "other".into()),
         ];
         for (what, change) in changed {
             let mut h = history.clone();

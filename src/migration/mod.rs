@@ -293,6 +293,9 @@ pub fn build_set(entries: Vec<(String, String)>) -> Result<MigrationSet, Vec<Fil
     let mut set = MigrationSet::default();
     let mut down_files: BTreeMap<Version, Vec<DownScript>> = BTreeMap::new();
     let (configs, entries): (Vec<_>, Vec<_>) = entries.into_iter().partition(|(n, _)| n.ends_with(".sql.conf"));
+    // Sized once: growing a vector of 10,000 files doubles it in place, and the
+    // old and new buffers together were a third of a no-op run's peak heap.
+    set.files.reserve_exact(entries.len());
     for (file_name, raw) in entries {
         let text = normalize(raw);
         let bad_content = |reason: String| FileProblem::BadContent {
@@ -335,8 +338,10 @@ pub fn build_set(entries: Vec<(String, String)>) -> Result<MigrationSet, Vec<Fil
             }),
         }
     }
+    // Unstable (no scratch buffer the size of the set): no two files have the
+    // same name, so the order is the same.
     set.files
-        .sort_by(|a, b| a.version.cmp(&b.version).then_with(|| a.file_name.cmp(&b.file_name)));
+        .sort_unstable_by(|a, b| a.version.cmp(&b.version).then_with(|| a.file_name.cmp(&b.file_name)));
     set.repeatables.sort_by(|a, b| a.name.cmp(&b.name));
     problems.extend(duplicates(&set.files));
     problems.extend(attach_downs(&mut set.files, down_files));

@@ -576,8 +576,17 @@ pub struct HistoryDigest {
 /// row per file with the file's checksum, and one per repeatable file with
 /// its checksum. See [`at_head`].
 pub fn head_digest(set: &MigrationSet) -> HistoryDigest {
-    let versioned = set.files.iter().map(|f| format!("V {} {}", f.version, f.checksum));
-    let repeatable = set.repeatables.iter().map(|r| format!("R {} {}", r.checksum, r.name));
+    use std::fmt::Write;
+    let line = |kind: &str, first: &dyn fmt::Display, second: &str| {
+        let mut line = String::with_capacity(80 + second.len());
+        line.push_str(kind);
+        let _ = write!(line, "{first}");
+        line.push(' ');
+        line.push_str(second);
+        line
+    };
+    let versioned = set.files.iter().map(|f| line("V ", &f.version, &f.checksum));
+    let repeatable = set.repeatables.iter().map(|r| line("R ", &r.checksum, &r.name));
     digest_lines(versioned.chain(repeatable).collect())
 }
 

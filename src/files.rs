@@ -37,16 +37,20 @@ pub fn load_migrations(dir: &Path) -> Result<MigrationSet, Error> {
     let mut wanted = Vec::new();
     for entry in read_dir {
         let entry = entry.map_err(|e| Error::io(dir, &e))?;
-        let file_name = entry.file_name().to_string_lossy().into_owned();
+        let os_name = entry.file_name();
+        let file_name = os_name.to_string_lossy().into_owned();
         // `.sql.conf`: Flyway's per-script settings, read beside their script.
         let sql = file_name.ends_with(".sql") || file_name.ends_with(".sql.conf");
         if sql && !is_dir(&entry) {
-            wanted.push((file_name, entry.path()));
+            // The name as it is on disk only when it is not UTF-8 (rare): no
+            // path per file is kept, each reader joins them as it goes.
+            let raw = (os_name.to_str() != Some(file_name.as_str())).then_some(os_name);
+            wanted.push((file_name, raw));
         }
     }
     let mut entries = Vec::with_capacity(wanted.len());
     let mut problems = Vec::new();
-    for (file_name, text) in read_all(wanted) {
+    for (file_name, text) in read_all(dir, wanted) {
         match text {
             Ok(text) => entries.push((file_name, text)),
             Err(e) => problems.push(FileProblem::Unreadable {
@@ -73,15 +77,18 @@ fn is_dir(entry: &std::fs::DirEntry) -> bool {
 /// Below this many files, one thread reads them all.
 const PARALLEL_FROM: usize = 64;
 
+/// A file to read: its name, and the name as it is on disk when that is not UTF-8.
+type Wanted = (String, Option<std::ffi::OsString>);
+
 /// Reads the files, in order, on up to four threads for a large directory.
-fn read_all(files: Vec<(String, PathBuf)>) -> Vec<(String, std::io::Result<String>)> {
+fn read_all(dir: &Path, files: Vec<Wanted>) -> Vec<(String, std::io::Result<String>)> {
     let threads = if files.len() < PARALLEL_FROM {
         1
     } else {
         std::thread::available_parallelism().map_or(1, |n| n.get().min(4))
     };
     if threads == 1 {
-        return read_chunk(files);
+        return read_chunk(dir, files);
     }
     let per = files.len().div_ceil(threads);
     let mut chunks = Vec::with_capacity(threads);
@@ -94,8 +101,8 @@ fn read_all(files: Vec<(String, PathBuf)>) -> Vec<(String, std::io::Result<Strin
     let mut chunks = chunks.into_iter();
     let first = chunks.next().unwrap_or_default();
     std::thread::scope(|scope| {
-        let others: Vec<_> = chunks.map(|c| scope.spawn(move || read_chunk(c))).collect();
-        let mut out = read_chunk(first);
+        let others: Vec<_> = chunks.map(|c| scope.spawn(move || read_chunk(dir, c))).collect();
+        let mut out = read_chunk(dir, first);
         for handle in others {
             match handle.join() {
                 Ok(part) => out.extend(part),
@@ -106,12 +113,15 @@ fn read_all(files: Vec<(String, PathBuf)>) -> Vec<(String, std::io::Result<Strin
     })
 }
 
-fn read_chunk(files: Vec<(String, PathBuf)>) -> Vec<(String, std::io::Result<String>)> {
-    let mut scratch = vec![0; 64 * 1024];
+fn read_chunk(dir: &Path, files: Vec<Wanted>) -> Vec<(String, std::io::Result<String>)> {
+    let mut scratch = vec![0; 16 * 1024];
+    let mut path = dir.to_path_buf();
     files
         .into_iter()
-        .map(|(name, path)| {
+        .map(|(name, raw)| {
+            path.push(raw.as_deref().unwrap_or(name.as_ref()));
             let text = read_text(&path, &mut scratch);
+            path.pop();
             (name, text)
         })
         .collect()

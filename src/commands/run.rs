@@ -224,16 +224,28 @@ async fn migrate(
     if recorded.is_empty() && !set.files.is_empty() {
         refuse_unadopted(session, set, config).await?;
     }
-    let plan =
-        reconcile::run_plan(set, &recorded, target, &config.rules(), &table.quoted()).map_err(Error::Verification)?;
-    if plan.is_empty() {
-        return Ok(Done::from_report(&plan.report, Vec::new()));
-    }
-    // The report (a copy of every version's name and checksum) and the rows
-    // are not needed while applying: free them before the first file runs.
-    let reconcile::RunPlan { files, repeatables, .. } = plan;
     let empty_history = recorded.is_empty();
+    let (files, repeatables) = if empty_history {
+        reconcile::fresh_plan(set, target)
+    } else {
+        let plan = reconcile::run_plan(set, &recorded, target, &config.rules(), &table.quoted())
+            .map_err(Error::Verification)?;
+        if plan.is_empty() {
+            return Ok(Done::from_report(&plan.report, Vec::new()));
+        }
+        // The report (a copy of every version's name and checksum) is not
+        // needed while applying: it is freed before the first file runs.
+        (plan.files, plan.repeatables)
+    };
     drop(recorded);
+    if files.is_empty() && repeatables.is_empty() {
+        return Ok(Done {
+            applied: Vec::new(),
+            repeatables: Vec::new(),
+            version: None,
+            future: Vec::new(),
+        });
+    }
     let recorder = Recorder {
         table,
         applied_by: &config.applied_by,

@@ -27,7 +27,8 @@ pub struct MigrationFile {
     /// `-- schemagate:lock-timeout`: this file's own DDL lock timeout.
     pub lock_timeout: Option<std::time::Duration>,
     /// How to undo it, for `down`: a `.down.sql` file or a down section.
-    pub down: Option<DownScript>,
+    /// Boxed: most files have none, and a set of 10,000 files is held in memory.
+    pub down: Option<Box<DownScript>>,
     /// `-- schemagate:allow-lock <reason>`: the lock policy lets it through.
     pub allow_lock: Option<String>,
 }
@@ -360,10 +361,12 @@ fn up_file(version: Version, name: String, file_name: &str, text: String) -> Res
     let allow_lock = allow_lock(&text)?;
     let mode = transaction_mode(&text);
     let s = layout::sections(text, mode)?;
-    let down = s.down.map(|sql| DownScript {
-        file_name: file_name.to_string(),
-        sql,
-        transaction: s.down_transaction,
+    let down = s.down.map(|sql| {
+        Box::new(DownScript {
+            file_name: file_name.to_string(),
+            sql,
+            transaction: s.down_transaction,
+        })
     });
     Ok(MigrationFile {
         version,
@@ -411,7 +414,7 @@ fn attach_downs(files: &mut [MigrationFile], downs: BTreeMap<Version, Vec<DownSc
             problems.push(FileProblem::DuplicateDown { version, files: names });
             continue;
         }
-        up.down = scripts.pop();
+        up.down = scripts.pop().map(Box::new);
     }
     problems
 }

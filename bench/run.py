@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """schemagate benchmark: one throwaway PostgreSQL cluster, schemagate vs the psql floor.
 
-    bench/run.py                    # build, measure (a)-(f), print the table
+    bench/run.py                    # build, measure (a)-(g), print the table
     bench/run.py --update-readme    # ... and write the table into bench/README.md
 
 See bench/README.md for what is measured and how. Python 3.8+ standard library

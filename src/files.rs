@@ -18,6 +18,11 @@ pub struct Script {
 
 /// Reads every entry of the (flat) migration directory. Subdirectories such as
 /// `verify/` are skipped.
+///
+/// Every run reads every file (the no-op run compares their checksums with
+/// the history), so this is on the path of every pod restart: the directory's
+/// own entry types are used (no `stat` per file), each file is read without
+/// asking its size first, and large directories are read by several threads.
 pub fn load_migrations(dir: &Path) -> Result<MigrationSet, Error> {
     let invalid = |problems| Error::InvalidMigrations {
         dir: dir.to_path_buf(),
@@ -29,17 +34,24 @@ pub fn load_migrations(dir: &Path) -> Result<MigrationSet, Error> {
             format!("cannot read migration directory {}: {e}", dir.display()),
         )
     })?;
-    let mut entries = Vec::new();
-    let mut problems = Vec::new();
+    let mut wanted = Vec::new();
     for entry in read_dir {
         let entry = entry.map_err(|e| Error::io(dir, &e))?;
-        let file_name = entry.file_name().to_string_lossy().into_owned();
+        let os_name = entry.file_name();
+        let file_name = os_name.to_string_lossy().into_owned();
         // `.sql.conf`: Flyway's per-script settings, read beside their script.
-        let wanted = file_name.ends_with(".sql") || file_name.ends_with(".sql.conf");
-        if !wanted || entry.path().is_dir() {
-            continue;
+        let sql = file_name.ends_with(".sql") || file_name.ends_with(".sql.conf");
+        if sql && !is_dir(&entry) {
+            // The name as it is on disk only when it is not UTF-8 (rare): no
+            // path per file is kept, each reader joins them as it goes.
+            let raw = (os_name.to_str() != Some(file_name.as_str())).then_some(os_name);
+            wanted.push((file_name, raw));
         }
-        match std::fs::read_to_string(entry.path()) {
+    }
+    let mut entries = Vec::with_capacity(wanted.len());
+    let mut problems = Vec::new();
+    for (file_name, text) in read_all(dir, wanted) {
+        match text {
             Ok(text) => entries.push((file_name, text)),
             Err(e) => problems.push(FileProblem::Unreadable {
                 file: file_name,
@@ -51,6 +63,90 @@ pub fn load_migrations(dir: &Path) -> Result<MigrationSet, Error> {
         return Err(invalid(problems));
     }
     build_set(entries).map_err(invalid)
+}
+
+/// Whether a directory entry is a directory, from the type the directory
+/// listing carries; a symbolic link is followed, as opening it would be.
+fn is_dir(entry: &std::fs::DirEntry) -> bool {
+    match entry.file_type() {
+        Ok(t) if !t.is_symlink() => t.is_dir(),
+        _ => entry.path().is_dir(),
+    }
+}
+
+/// Below this many files, one thread reads them all.
+const PARALLEL_FROM: usize = 64;
+
+/// A file to read: its name, and the name as it is on disk when that is not UTF-8.
+type Wanted = (String, Option<std::ffi::OsString>);
+
+/// Reads the files, in order, on up to four threads for a large directory.
+fn read_all(dir: &Path, files: Vec<Wanted>) -> Vec<(String, std::io::Result<String>)> {
+    let threads = if files.len() < PARALLEL_FROM {
+        1
+    } else {
+        std::thread::available_parallelism().map_or(1, |n| n.get().min(4))
+    };
+    if threads == 1 {
+        return read_chunk(dir, files);
+    }
+    let per = files.len().div_ceil(threads);
+    let mut chunks = Vec::with_capacity(threads);
+    let mut rest = files;
+    while rest.len() > per {
+        let tail = rest.split_off(per);
+        chunks.push(std::mem::replace(&mut rest, tail));
+    }
+    chunks.push(rest);
+    let mut chunks = chunks.into_iter();
+    let first = chunks.next().unwrap_or_default();
+    std::thread::scope(|scope| {
+        let others: Vec<_> = chunks.map(|c| scope.spawn(move || read_chunk(dir, c))).collect();
+        let mut out = read_chunk(dir, first);
+        for handle in others {
+            match handle.join() {
+                Ok(part) => out.extend(part),
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        }
+        out
+    })
+}
+
+fn read_chunk(dir: &Path, files: Vec<Wanted>) -> Vec<(String, std::io::Result<String>)> {
+    let mut scratch = vec![0; 16 * 1024];
+    let mut path = dir.to_path_buf();
+    files
+        .into_iter()
+        .map(|(name, raw)| {
+            path.push(raw.as_deref().unwrap_or(name.as_ref()));
+            let text = read_text(&path, &mut scratch);
+            path.pop();
+            (name, text)
+        })
+        .collect()
+}
+
+/// One file as UTF-8 text: open, read until the end, close, and no `stat`
+/// (`std::fs::read_to_string` asks for the size first, one more system call
+/// per file). `scratch` is reused from file to file and grows for a large one.
+fn read_text(path: &Path, scratch: &mut Vec<u8>) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(path)?;
+    let mut filled = 0;
+    loop {
+        if filled == scratch.len() {
+            scratch.resize(scratch.len() * 2, 0);
+        }
+        match file.read(&mut scratch[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    String::from_utf8(scratch[..filled].to_vec())
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, "stream did not contain valid UTF-8"))
 }
 
 /// Reads the expected-schema file. A file named explicitly must exist; the
@@ -113,4 +209,45 @@ pub fn write_atomically(path: &Path, text: &str) -> Result<(), Error> {
         let _ = std::fs::remove_file(&tmp);
         Error::io(path, &e)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::migration::FileProblem;
+
+    #[test]
+    fn a_large_directory_is_read_whole_and_in_order_by_several_threads() {
+        let dir = tempfile::tempdir().unwrap();
+        for n in 1..=300 {
+            std::fs::write(dir.path().join(format!("{n:04}_t.sql")), format!("SELECT {n};")).unwrap();
+        }
+        // A large file grows the reader's buffer.
+        let big = "SELECT 1;\n".repeat(20_000);
+        std::fs::write(dir.path().join("0301_big.sql"), &big).unwrap();
+        std::fs::create_dir(dir.path().join("verify")).unwrap();
+        std::fs::create_dir(dir.path().join("dir.sql")).unwrap();
+        std::os::unix::fs::symlink(dir.path().join("verify"), dir.path().join("link.sql")).unwrap();
+        let set = load_migrations(dir.path()).unwrap();
+        assert_eq!(set.files.len(), 301);
+        assert_eq!(set.files[41].sql, "SELECT 42;");
+        assert_eq!(set.files[300].sql, big);
+    }
+
+    #[test]
+    fn a_file_that_is_not_utf8_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("1_a.sql"), b"SELECT '\xff';").unwrap();
+        std::fs::write(dir.path().join("2_b.sql"), "SELECT 1;").unwrap();
+        match load_migrations(dir.path()) {
+            Err(Error::InvalidMigrations { problems, .. }) => assert_eq!(
+                problems,
+                vec![FileProblem::Unreadable {
+                    file: "1_a.sql".into(),
+                    reason: "stream did not contain valid UTF-8".into()
+                }]
+            ),
+            other => panic!("{:?}", other.map(|s| s.files.len())),
+        }
+    }
 }

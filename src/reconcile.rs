@@ -509,6 +509,27 @@ pub fn run_plan<'a>(
     })
 }
 
+/// What [`run_plan`] returns for an empty history (a fresh database): every
+/// file up to the target in order and, on the way to head, every repeatable;
+/// with nothing recorded there is no problem to find. Without reconciling:
+/// the report would copy every file's version, name and checksum (several
+/// MB at 10,000 files) only to say "pending" 10,000 times.
+pub fn fresh_plan<'a>(set: &'a MigrationSet, target: &Target) -> (Vec<&'a MigrationFile>, Vec<&'a RepeatableFile>) {
+    let files = set
+        .files
+        .iter()
+        .filter(|f| match target {
+            Target::Head => true,
+            Target::Version(t) => f.version <= *t,
+        })
+        .collect();
+    let repeatables = match target {
+        Target::Head => set.repeatables.iter().collect(),
+        Target::Version(_) => Vec::new(),
+    };
+    (files, repeatables)
+}
+
 /// Everything that keeps the database from being exactly at `target`:
 /// versioned problems, and on the way to head, changed repeatables too.
 /// `verify` asks this of head; `run` asks it after applying.
@@ -560,6 +581,71 @@ pub fn confirm(
         .cloned()
         .collect();
     Ok((report, done))
+}
+
+/// The history table summed up in one row by the server
+/// (`src/db/sql/history_digest.sql`), so that the run that finds nothing to
+/// do (every pod restart) reads a few bytes instead of every row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryDigest {
+    pub rows: i64,
+    /// Rows that failed, or that a no-transaction migration left unfinished.
+    pub unsettled: i64,
+    /// SHA-256 (hex) over one line per row, in byte order, each ending in a
+    /// newline: `V <version> <checksum>` for a versioned row, `R <checksum>
+    /// <name>` for a repeatable one; `None` for an empty table.
+    pub sha256: Option<String>,
+}
+
+/// The digest of the history that is exactly at head for `set`: one settled
+/// row per file with the file's checksum, and one per repeatable file with
+/// its checksum. See [`at_head`].
+pub fn head_digest(set: &MigrationSet) -> HistoryDigest {
+    use std::fmt::Write;
+    // One buffer and the lines' ranges in it, not a string per line: this
+    // runs for every file of every no-op run.
+    let mut text = String::with_capacity((set.files.len() + set.repeatables.len()) * 80);
+    let mut ranges = Vec::with_capacity(set.files.len() + set.repeatables.len());
+    for f in &set.files {
+        let start = text.len();
+        let _ = write!(text, "V {} {}", f.version, f.checksum);
+        ranges.push(start..text.len());
+    }
+    for r in &set.repeatables {
+        let start = text.len();
+        let _ = write!(text, "R {} {}", r.checksum, r.name);
+        ranges.push(start..text.len());
+    }
+    let mut lines: Vec<&str> = ranges.into_iter().map(|r| &text[r]).collect();
+    digest_lines(&mut lines)
+}
+
+/// Sorted as bytes, as the server sorts them under `COLLATE "C"`.
+fn digest_lines(lines: &mut [&str]) -> HistoryDigest {
+    use sha2::{Digest, Sha256};
+    lines.sort_unstable();
+    let mut hasher = Sha256::new();
+    for line in lines.iter() {
+        hasher.update(line.as_bytes());
+        hasher.update(b"\n");
+    }
+    HistoryDigest {
+        rows: i64::try_from(lines.len()).unwrap_or(i64::MAX),
+        unsettled: 0,
+        sha256: (!lines.is_empty()).then(|| crate::migration::hex(&hasher.finalize())),
+    }
+}
+
+/// Whether the database is at head for `set`, from the history's digest
+/// alone: its rows are exactly one settled row per file with that file's
+/// checksum, and one per repeatable file with its checksum. Such a history
+/// reconciles to every version applied (or baselined), nothing pending,
+/// missing, failed or from the future, and no repeatable to run again, so
+/// [`run_plan`] is empty for it. Any other digest (a file edited, added or
+/// removed, a failed row, an out-of-order history, a table written in
+/// another encoding) says nothing: the rows are read and reconciled.
+pub fn at_head(set: &MigrationSet, found: &HistoryDigest) -> bool {
+    found.rows > 0 && found.unsettled == 0 && *found == head_digest(set)
 }
 
 /// Repeatable migrations to (re)apply: new, or changed since last applied.
@@ -765,6 +851,100 @@ mod tests {
             finished: true,
             restore_point: None,
         }
+    }
+
+    /// What `history_digest.sql` computes over rows, modelled on the client.
+    fn digest_of(history: &History) -> HistoryDigest {
+        let versioned = history.rows.iter().map(|r| format!("V {} {}", r.version, r.checksum));
+        let repeatable = history
+            .repeatables
+            .iter()
+            .map(|r| format!("R {} {}", r.checksum, r.name));
+        let unsettled = history.rows.iter().filter(|r| !r.success || !r.finished).count();
+        let lines: Vec<String> = versioned.chain(repeatable).collect();
+        let mut lines: Vec<&str> = lines.iter().map(String::as_str).collect();
+        HistoryDigest {
+            unsettled: unsettled as i64,
+            ..digest_lines(&mut lines)
+        }
+    }
+
+    fn set_with_repeatable() -> MigrationSet {
+        build_set(vec![
+            ("1_a.sql".into(), "CREATE TABLE a ();".into()),
+            ("2_b.sql".into(), "CREATE TABLE b ();".into()),
+            ("10_c.sql".into(), "CREATE TABLE c ();".into()),
+            ("R__views.sql".into(), "CREATE VIEW v AS SELECT 1;".into()),
+        ])
+        .unwrap()
+    }
+
+    fn at_head_history(set: &MigrationSet) -> History {
+        History {
+            rows: set
+                .files
+                .iter()
+                .map(|f| row(f.version.as_int().unwrap(), &f.sql, true))
+                .collect(),
+            repeatables: set
+                .repeatables
+                .iter()
+                .map(|r| RepeatableRow {
+                    name: r.name.clone(),
+                    checksum: r.checksum.clone(),
+                    applied_at: "2026-01-01T00:00:00Z".into(),
+                })
+                .collect(),
+            older_format: false,
+        }
+    }
+
+    #[test]
+    fn a_matching_digest_means_what_the_full_read_would_say_at_head() {
+        let set = set_with_repeatable();
+        let history = at_head_history(&set);
+        assert!(at_head(&set, &digest_of(&history)));
+        let plan = run_plan(&set, &history, &Target::Head, &Rules::default(), "h").unwrap();
+        assert!(plan.is_empty());
+        assert_eq!(plan.report.database_version, Some(v(10)));
+        assert!(future_versions(&plan.report).is_empty());
+        // Baselined rows are at head too.
+        let mut baselined = history.clone();
+        baselined.rows[0].kind = KIND_BASELINE.into();
+        assert!(at_head(&set, &digest_of(&baselined)));
+    }
+
+    #[test]
+    fn the_fresh_plan_is_run_plan_on_an_empty_history() {
+        let set = set_with_repeatable();
+        for target in [Target::Head, Target::Version(v(2)), Target::Version(v(0))] {
+            let full = run_plan(&set, &History::default(), &target, &Rules::default(), "h").unwrap();
+            assert_eq!(fresh_plan(&set, &target), (full.files, full.repeatables), "{target:?}");
+        }
+    }
+
+    #[test]
+    fn any_difference_from_head_changes_the_digest() {
+        let set = set_with_repeatable();
+        let history = at_head_history(&set);
+        type Change = fn(&mut History);
+        let changed: [(&str, Change); 9] = [
+            ("edited file", |h| h.rows[1].checksum = checksum("edited")),
+            ("missing row (pending)", |h| drop(h.rows.remove(2))),
+            ("row without a file", |h| h.rows.push(row(11, "x", true))),
+            ("row below head without a file", |h| h.rows.push(row(5, "x", true))),
+            ("failed", |h| h.rows[0].success = false),
+            ("unfinished", |h| h.rows[0].finished = false),
+            ("repeatable changed", |h| h.repeatables[0].checksum = checksum("old")),
+            ("repeatable not applied", |h| h.repeatables.clear()),
+            ("repeatable renamed", |h| h.repeatables[0].name = "other".into()),
+        ];
+        for (what, change) in changed {
+            let mut h = history.clone();
+            change(&mut h);
+            assert!(!at_head(&set, &digest_of(&h)), "{what}");
+        }
+        assert!(!at_head(&MigrationSet::default(), &digest_of(&History::default())));
     }
 
     #[test]

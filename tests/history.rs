@@ -216,3 +216,34 @@ fn sha256_of(text: &str) -> String {
         .unwrap()
         .to_string()
 }
+
+/// The no-op run is decided by a digest the server computes over the history
+/// and the same digest over the files (dotted versions, a repeatable, a
+/// non-ASCII name included); any difference reads the rows, so an edited
+/// file is still reported as edited.
+#[test]
+fn the_no_op_run_compares_digests_and_reads_the_rows_only_when_they_differ() {
+    let db = shared().fresh_db();
+    let dir = migrations(&[
+        ("V1__one.sql", "CREATE TABLE one ();"),
+        ("V1.1__more.sql", "CREATE TABLE more ();"),
+        ("V10__ten.sql", "CREATE TABLE ten ();"),
+        ("R__vues_été.sql", "CREATE OR REPLACE VIEW v AS SELECT 1 AS x;"),
+    ]);
+    db.sg(dir.path()).args(&["run"]).run().assert_code(0);
+    db.sg(dir.path())
+        .env("SCHEMAGATE_LOG", "debug")
+        .args(&["run"])
+        .run()
+        .assert_code(0)
+        .stderr_has("history digest matches the files (4 rows)")
+        .stderr_has("nothing to apply; database at version 10");
+    std::fs::write(dir.path().join("V1.1__more.sql"), "CREATE TABLE more (x int);").unwrap();
+    db.sg(dir.path())
+        .env("SCHEMAGATE_LOG", "debug")
+        .args(&["run"])
+        .run()
+        .assert_code(6)
+        .stderr_has("history digest differs from the files: reading the rows")
+        .stderr_has("version 1.1 (V1.1__more.sql) was edited after it was applied");
+}

@@ -127,20 +127,28 @@ async fn load_and_connect(
     access: Access,
     interrupt: &Interrupt,
 ) -> Result<(MigrationSet, Session), Error> {
+    load_while(config, db::wait_for_db(config, access, interrupt)).await
+}
+
+/// Reads and hashes the migration files while `work` (connecting, and what
+/// can be asked of the database before the files are known) goes on.
+async fn load_while<T>(
+    config: &Config,
+    work: impl Future<Output = Result<T, Error>>,
+) -> Result<(MigrationSet, T), Error> {
     let dir = config.migrations_dir.clone();
     let mut loading = tokio::task::spawn_blocking(move || files::load_migrations(&dir));
-    let connecting = db::wait_for_db(config, access, interrupt);
-    tokio::pin!(connecting);
+    tokio::pin!(work);
     let join_error = |e: tokio::task::JoinError| Error::Internal(format!("reading migrations: {e}"));
     tokio::select! {
         loaded = &mut loading => {
             let files = loaded.map_err(join_error)??;
-            let session = connecting.await?;
-            Ok((files, session))
+            let done = work.await?;
+            Ok((files, done))
         }
-        connected = &mut connecting => {
+        done = &mut work => {
             let files = loading.await.map_err(join_error)??;
-            Ok((files, connected?))
+            Ok((files, done?))
         }
     }
 }

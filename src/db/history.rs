@@ -12,13 +12,14 @@ use crate::config::{quote_ident, TableName};
 use crate::error::Error;
 use crate::history_format::{self, Action, Found, Mode};
 use crate::migration::Version;
-use crate::reconcile::{History, HistoryRow, Problem, RepeatableRow};
+use crate::reconcile::{History, HistoryDigest, HistoryRow, Problem, RepeatableRow};
 
 const PROBE: &str = include_str!("sql/history_probe.sql");
 const CREATE_SCHEMA: &str = include_str!("sql/create_schema.sql");
 const CREATE_TABLE: &str = include_str!("sql/create_history.sql");
 const READ: &str = include_str!("sql/read_history.sql");
 const READ_V1: &str = include_str!("sql/read_history_v1.sql");
+const DIGEST: &str = include_str!("sql/history_digest.sql");
 const INSERT_BASELINE: &str = include_str!("sql/insert_baseline.sql");
 const UPDATE_CHECKSUM: &str = include_str!("sql/update_checksum.sql");
 pub const DELETE_VERSION: &str = include_str!("sql/delete_version.sql");
@@ -102,6 +103,26 @@ pub async fn read(session: &Session, table: &TableName) -> Result<Option<History
         }
     }
     unreachable!("the loop returns on its second pass")
+}
+
+/// For the run that finds nothing to do: the history summed up by the
+/// server in one row ([`HistoryDigest`]), `None` when the table is missing
+/// or in another format (then the rows are read and reconciled as usual).
+pub async fn digest(session: &Session, table: &TableName) -> Result<Option<HistoryDigest>, Error> {
+    let (_, found) = probe(session, table).await?;
+    if !matches!(history_format::decide(&found, Mode::ReadOnly), Action::Use) {
+        return Ok(None);
+    }
+    let row = session
+        .client
+        .query_typed_one(&sql_for(DIGEST, table), &[])
+        .await
+        .map_err(table_error("reading", table))?;
+    Ok(Some(HistoryDigest {
+        rows: row.get("rows"),
+        unsettled: row.get("unsettled"),
+        sha256: row.get("sha256"),
+    }))
 }
 
 async fn read_rows(session: &Session, table: &TableName, query: &str) -> Result<History, Error> {

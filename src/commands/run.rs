@@ -12,8 +12,8 @@ use crate::db::apply::{self, DdlLocks, HistoryState, Outcome, Recorder};
 use crate::db::lock::Lock;
 use crate::db::{self, foreign, history, restore, Access, Session};
 use crate::error::Error;
-use crate::migration::{MigrationSet, Version};
-use crate::reconcile::{self, RunPlan, Target};
+use crate::migration::{MigrationFile, MigrationSet, RepeatableFile, Version};
+use crate::reconcile::{self, Target};
 use crate::signal::Interrupt;
 
 /// What a run did.
@@ -215,6 +215,15 @@ fn summary(done: &Done, ms: u128) -> String {
     }
 }
 
+/// What a run applies, decided under the lock.
+struct Work<'a> {
+    /// The version the database was at (`None` on an empty history).
+    from: Option<Version>,
+    files: Vec<&'a MigrationFile>,
+    repeatables: Vec<&'a RepeatableFile>,
+    history: HistoryState,
+}
+
 /// Everything that happens under the lock.
 async fn migrate(
     session: &Session,
@@ -225,42 +234,15 @@ async fn migrate(
     point: &OnceCell<Option<String>>,
     interrupt: &Interrupt,
 ) -> Result<Done, Error> {
-    let table = &config.history_table;
-    let recorded = history::open(session, table).await?;
-    if recorded.is_empty() && !set.files.is_empty() {
-        refuse_unadopted(session, set, config).await?;
-    }
-    let empty_history = recorded.is_empty();
-    let (files, repeatables) = if empty_history {
-        reconcile::fresh_plan(set, target)
-    } else {
-        let plan = reconcile::run_plan(set, &recorded, target, &config.rules(), &table.quoted())
-            .map_err(Error::Verification)?;
-        if plan.is_empty() {
-            return Ok(Done::from_report(&plan.report, Vec::new()));
-        }
-        // The report (a copy of every version's name and checksum) is not
-        // needed while applying: it is freed before the first file runs.
-        (plan.files, plan.repeatables)
+    let work = match work(session, set, config, target).await? {
+        Ok(work) => work,
+        Err(done) => return Ok(done),
     };
-    drop(recorded);
-    if files.is_empty() && repeatables.is_empty() {
-        return Ok(Done {
-            applied: Vec::new(),
-            repeatables: Vec::new(),
-            version: None,
-            future: Vec::new(),
-        });
-    }
-    let restore_point = restore_point(session, config, &plan, point).await?;
+    let restore_point = restore_point(session, config, &work, point).await?;
     let recorder = Recorder {
-        table,
+        table: &config.history_table,
         applied_by: &config.applied_by,
-        history: if empty_history {
-            HistoryState::Empty
-        } else {
-            HistoryState::NonEmpty
-        },
+        history: work.history,
         ddl: DdlLocks {
             timeout: config.ddl_lock_timeout,
             budget: config.lock_timeout,
@@ -268,7 +250,7 @@ async fn migrate(
         lock: Some(lock),
         restore_point,
     };
-    for file in &files {
+    for file in &work.files {
         interrupted(interrupt)?;
         lock.check()?;
         let t = Instant::now();
@@ -277,17 +259,65 @@ async fn migrate(
             Outcome::NotRecorded => warn!("{} ran, but its history row was rolled back with it", file.file_name),
         }
     }
-    for file in &repeatables {
+    for file in &work.repeatables {
         interrupted(interrupt)?;
         lock.check()?;
         if apply::apply_repeatable(session, file, &recorder, interrupt).await? == Outcome::Recorded {
             info!("applied repeatable {}", file.file_name);
         }
     }
-    let applied: Vec<Version> = files.iter().map(|f| f.version.clone()).collect();
+    let applied: Vec<Version> = work.files.iter().map(|f| f.version.clone()).collect();
     let mut done = confirm(session, set, config, target, &applied).await?;
-    done.repeatables = repeatables.iter().map(|r| r.file_name.clone()).collect();
+    done.repeatables = work.repeatables.iter().map(|r| r.file_name.clone()).collect();
     Ok(done)
+}
+
+/// Reads the history under the lock and plans: `Ok(work)`, or `Err(done)`
+/// when there is nothing to do.
+async fn work<'a>(
+    session: &Session,
+    set: &'a MigrationSet,
+    config: &Config,
+    target: &Target,
+) -> Result<Result<Work<'a>, Done>, Error> {
+    let table = &config.history_table;
+    let recorded = history::open(session, table).await?;
+    if recorded.is_empty() && !set.files.is_empty() {
+        refuse_unadopted(session, set, config).await?;
+    }
+    let work = if recorded.is_empty() {
+        let (files, repeatables) = reconcile::fresh_plan(set, target);
+        Work {
+            from: None,
+            files,
+            repeatables,
+            history: HistoryState::Empty,
+        }
+    } else {
+        let plan = reconcile::run_plan(set, &recorded, target, &config.rules(), &table.quoted())
+            .map_err(Error::Verification)?;
+        if plan.is_empty() {
+            return Ok(Err(Done::from_report(&plan.report, Vec::new())));
+        }
+        // The report (a copy of every version's name and checksum) is not
+        // needed while applying: it is freed before the first file runs.
+        Work {
+            from: plan.report.database_version.clone(),
+            files: plan.files,
+            repeatables: plan.repeatables,
+            history: HistoryState::NonEmpty,
+        }
+    };
+    if work.files.is_empty() && work.repeatables.is_empty() {
+        let done = Done {
+            applied: Vec::new(),
+            repeatables: Vec::new(),
+            version: None,
+            future: Vec::new(),
+        };
+        return Ok(Err(done));
+    }
+    Ok(Ok(work))
 }
 
 /// The run's restore point, taken under the lock, after the history check
@@ -297,12 +327,12 @@ async fn migrate(
 async fn restore_point<'p>(
     session: &Session,
     config: &Config,
-    plan: &RunPlan<'_>,
+    work: &Work<'_>,
     point: &'p OnceCell<Option<String>>,
 ) -> Result<Option<&'p str>, Error> {
     if point.get().is_none() {
-        let from = plan.report.database_version.as_ref();
-        let to = plan.files.last().map(|f| &f.version).or(from);
+        let from = work.from.as_ref();
+        let to = work.files.last().map(|f| &f.version).or(from);
         let taken = restore::before_migrating(session, config.restore_point, from, to).await?;
         let _ = point.set(taken);
     }

@@ -83,6 +83,11 @@ fn waldump_archive(archive: &Path) -> String {
     out
 }
 
+/// `run` under `SCHEMAGATE_RESTORE_POINT=require`.
+fn requiring(sg: common::Sg) -> Run {
+    sg.env("SCHEMAGATE_RESTORE_POINT", "require").args(&["run"]).run()
+}
+
 /// `status --format json`, parsed.
 fn status_json(sg: common::Sg) -> serde_json::Value {
     let r = sg.args(&["status", "--format", "json"]).run();
@@ -99,11 +104,7 @@ fn the_point_reaches_the_archived_wal_and_every_row_of_its_run_names_it() {
         ("0002_price.sql", "ALTER TABLE items ADD COLUMN price int;"),
     ]);
     // `require` passes: archiving is on and healthy, and the point is taken.
-    let run = db
-        .sg(dir.path())
-        .env("SCHEMAGATE_RESTORE_POINT", "require")
-        .args(&["run"])
-        .run();
+    let run = requiring(db.sg(dir.path()));
     run.assert_code(0);
     assert_eq!(warnings(&run), Vec::<&str>::new(), "{}", run.stderr);
     let (name, lsn) = logged_point(&run);
@@ -205,11 +206,7 @@ fn a_run_resumed_after_a_restart_takes_no_second_point() {
 fn require_refuses_without_archiving_and_applies_nothing() {
     let db = shared().fresh_db();
     let dir = migrations(&[("0001_items.sql", "CREATE TABLE items (id int);")]);
-    let run = db
-        .sg(dir.path())
-        .env("SCHEMAGATE_RESTORE_POINT", "require")
-        .args(&["run"])
-        .run();
+    let run = requiring(db.sg(dir.path()));
     run.assert_code(3)
         .stderr_has("SCHEMAGATE_RESTORE_POINT=require")
         .stderr_has("archive_mode is off")
@@ -236,11 +233,7 @@ fn require_refuses_while_archiving_fails() {
     );
     let db = cluster.fresh_db();
     let dir = migrations(&[("0001_items.sql", "CREATE TABLE items (id int);")]);
-    let run = db
-        .sg(dir.path())
-        .env("SCHEMAGATE_RESTORE_POINT", "require")
-        .args(&["run"])
-        .run();
+    let run = requiring(db.sg(dir.path()));
     run.assert_code(3)
         .stderr_has("SCHEMAGATE_RESTORE_POINT=require")
         .stderr_has("WAL archiving is failing (pg_stat_archiver: last failure at ");
@@ -312,12 +305,7 @@ fn without_the_privilege_auto_warns_require_refuses_and_a_grant_fixes_it() {
         "ALTER TABLE items ADD COLUMN price int;",
     )
     .unwrap();
-    let refused = db
-        .sg(dir.path())
-        .env("DATABASE_URL", &url)
-        .env("SCHEMAGATE_RESTORE_POINT", "require")
-        .args(&["run"])
-        .run();
+    let refused = requiring(db.sg(dir.path()).env("DATABASE_URL", &url));
     refused
         .assert_code(3)
         .stderr_has("may not execute pg_create_restore_point");
@@ -356,11 +344,7 @@ fn a_base_backup_recovered_to_the_logged_point_has_what_a_destructive_migration_
         "ALTER TABLE accounts DROP COLUMN email;",
     )
     .unwrap();
-    let run = db
-        .sg(dir.path())
-        .env("SCHEMAGATE_RESTORE_POINT", "require")
-        .args(&["run"])
-        .run();
+    let run = requiring(db.sg(dir.path()));
     run.assert_code(0);
     let (name, _) = logged_point(&run);
     assert!(name.starts_with("schemagate-1-to-2-"), "{name}");

@@ -60,6 +60,12 @@ fn status_lists_states_in_text_and_json() {
         "{}",
         text.stdout
     );
+    // The columns line up under their headings.
+    let lines: Vec<&str> = text.stdout.lines().collect();
+    let name_at = lines[1].find("NAME").unwrap();
+    for row in &lines[2..] {
+        assert!(row[name_at..].starts_with(['a', 'b', 'c']), "{}", text.stdout);
+    }
 
     let json = db.sg(dir.path()).args(&["status", "--format", "json"]).run();
     json.assert_code(0);

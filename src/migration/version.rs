@@ -69,8 +69,14 @@ impl FromStr for Version {
 
 /// The canonical text: parts without leading zeros, joined with dots. This is
 /// what the history table stores and what `status` shows.
+/// Honours width and alignment (`{:<14}`), as `status`'s table needs: the
+/// parts are joined first, then padded.
 impl fmt::Display for Version {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if f.width().is_some() {
+            let parts: Vec<String> = self.0.iter().map(ToString::to_string).collect();
+            return f.pad(&parts.join("."));
+        }
         for (i, part) in self.0.iter().enumerate() {
             if i > 0 {
                 f.write_str(".")?;
@@ -93,6 +99,13 @@ mod tests {
 
     fn v(s: &str) -> Version {
         s.parse().unwrap()
+    }
+
+    #[test]
+    fn pads_to_a_width_like_a_string() {
+        assert_eq!(format!("[{:<6}]", v("1.2")), "[1.2   ]");
+        assert_eq!(format!("[{:>4}]", v("7")), "[   7]");
+        assert_eq!(format!("[{}]", v("0001.10")), "[1.10]");
     }
 
     #[test]
